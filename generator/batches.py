@@ -1,0 +1,64 @@
+"""Turning names into padded, length-bucketed training batches."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+
+from generator.vocab import END, PAD, START, Vocabulary
+
+# Names are shuffled, then sorted by length inside windows of this many batches, so that a
+# batch holds names of similar length (little padding) while the order stays random.
+BUCKET_WINDOW_BATCHES = 32
+
+
+@dataclass(frozen=True)
+class Batch:
+    inputs: torch.Tensor  # (T, N): <start> then the characters
+    targets: torch.Tensor  # (T, N): the characters then <end>, <pad> after the end
+    symbols: int  # predicted symbols, end symbols included: the denominator of bits per char
+
+
+def encode_names(names: list[str], vocabulary: Vocabulary) -> list[list[int]]:
+    return [vocabulary.encode(name) for name in names]
+
+
+def collate(sequences: list[list[int]]) -> Batch:
+    """Pad a list of encoded names into one time-major batch."""
+    steps = max(len(sequence) for sequence in sequences) + 1
+    inputs = torch.full((steps, len(sequences)), PAD, dtype=torch.long)
+    targets = torch.full((steps, len(sequences)), PAD, dtype=torch.long)
+    for column, sequence in enumerate(sequences):
+        length = len(sequence)
+        inputs[0, column] = START
+        inputs[1 : length + 1, column] = torch.tensor(sequence, dtype=torch.long)
+        targets[:length, column] = torch.tensor(sequence, dtype=torch.long)
+        targets[length, column] = END
+    symbols = sum(len(sequence) + 1 for sequence in sequences)
+    return Batch(inputs, targets, symbols)
+
+
+def epoch_plan(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """The batches of one epoch, as lists of name indices.
+
+    The plan depends only on the lengths, the seed and the epoch number, so a resumed run
+    walks through exactly the batches the interrupted one would have.
+    """
+    rng = random.Random(f"{seed}:{epoch}")
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * BUCKET_WINDOW_BATCHES
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda index: lengths[index])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def fixed_batches(sequences: list[list[int]], batch_size: int) -> list[Batch]:
+    """Batches in length order, for evaluation, where order does not matter but padding does."""
+    ordered = sorted(sequences, key=len)
+    return [collate(ordered[i : i + batch_size]) for i in range(0, len(ordered), batch_size)]

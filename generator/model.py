@@ -1,0 +1,85 @@
+"""The character model: embedding, a recurrent layer (MI-LSTM or LSTM), linear decoder."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from generator.milstm import MILSTM, State
+
+CELLS = ("milstm", "lstm")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network; saved inside every checkpoint."""
+
+    vocab_size: int
+    cell: str = "milstm"
+    embedding_size: int = 64
+    hidden_size: int = 1024
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
+        for field_name in ("vocab_size", "embedding_size", "hidden_size"):
+            if getattr(self, field_name) < 1:
+                raise ValueError(f"{field_name} must be positive")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class TorchLSTM(nn.Module):
+    """torch.nn.LSTM behind the same interface as MILSTM, for honest comparisons."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.lstm = nn.LSTM(input_size, hidden_size)
+
+    def forward(self, inputs: torch.Tensor, state: State | None = None):
+        if state is not None:
+            state = (state[0].unsqueeze(0), state[1].unsqueeze(0))
+        outputs, (hidden, cell) = self.lstm(inputs, state)
+        return outputs, (hidden.squeeze(0), cell.squeeze(0))
+
+    def initial_state(self, batch_size: int, like: torch.Tensor) -> State:
+        zeros = like.new_zeros(batch_size, self.hidden_size)
+        return zeros, zeros.clone()
+
+    def step(self, inputs: torch.Tensor, state: State) -> State:
+        _, state = self.forward(inputs.unsqueeze(0), state)
+        return state
+
+
+class CharModel(nn.Module):
+    """Predicts the next character of a name from the characters so far."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
+        recurrent_class = MILSTM if config.cell == "milstm" else TorchLSTM
+        self.recurrent = recurrent_class(config.embedding_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.dropout)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+
+    def forward(self, tokens: torch.Tensor, state: State | None = None):
+        """tokens (T, N) -> logits (T, N, V) and the state after the last step."""
+        embedded = self.dropout(self.embedding(tokens))  # (T, N, E)
+        outputs, state = self.recurrent(embedded, state)  # (T, N, H)
+        return self.decoder(self.dropout(outputs)), state
+
+    def initial_state(self, batch_size: int) -> State:
+        return self.recurrent.initial_state(batch_size, self.decoder.weight)
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One character for each of N names: tokens (N,) -> logits (N, V), new state."""
+        state = self.recurrent.step(self.embedding(tokens), state)
+        return self.decoder(state[0]), state

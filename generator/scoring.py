@@ -1,0 +1,43 @@
+"""Log-probabilities of whole names under a model: the basis of every bits-per-character figure."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from generator.batches import Batch, collate
+from generator.model import CharModel
+from generator.vocab import PAD, Vocabulary
+
+SCORING_BATCH_SIZE = 256
+
+
+def batch_nats(model: CharModel, batch: Batch) -> torch.Tensor:
+    """Negative log-likelihood in nats of each name of the batch, end symbol included: (N,)."""
+    logits, _ = model(batch.inputs)
+    losses = F.cross_entropy(
+        logits.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=PAD, reduction="none"
+    )
+    return losses.view_as(batch.targets).sum(dim=0)
+
+
+@torch.inference_mode()
+def name_nats(model: CharModel, vocabulary: Vocabulary, names: list[str]) -> list[float]:
+    """Each name's negative log-likelihood in nats, in the order given."""
+    device = model.decoder.weight.device
+    encoded = [vocabulary.encode(name) for name in names]
+    order = sorted(range(len(names)), key=lambda index: len(encoded[index]))
+    nats = [0.0] * len(names)
+    for start in range(0, len(order), SCORING_BATCH_SIZE):
+        chunk = order[start : start + SCORING_BATCH_SIZE]
+        batch = collate([encoded[index] for index in chunk])
+        batch = Batch(batch.inputs.to(device), batch.targets.to(device), batch.symbols)
+        for index, value in zip(chunk, batch_nats(model, batch).tolist(), strict=True):
+            nats[index] = value
+    return nats
+
+
+def nats_to_bits(nats: float) -> float:
+    return nats / math.log(2)

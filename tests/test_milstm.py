@@ -1,0 +1,88 @@
+"""The fast MI-LSTM computes exactly the equations of Wu et al. 2016, Appendix A."""
+
+import torch
+
+from generator.milstm import MILSTM, MultiplicativeRecurrence
+
+
+def literal_milstm(layer: MILSTM, inputs: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
+    """The paper's equations gate by gate, with a separate W_k and U_k for every gate k."""
+    hidden = layer.hidden_size
+
+    def gate_slice(tensor, k):
+        return tensor[k * hidden : (k + 1) * hidden]
+
+    outputs = []
+    for x in inputs:
+        pre = []
+        for k in range(4):  # i, f, o, z
+            wx = x @ gate_slice(layer.input_weight, k).t()
+            uh = h @ gate_slice(layer.recurrent_weight, k).t()
+            pre.append(
+                gate_slice(layer.alpha, k) * wx * uh
+                + gate_slice(layer.beta1, k) * uh
+                + gate_slice(layer.beta2, k) * wx
+                + gate_slice(layer.bias, k)
+            )
+        input_gate, forget_gate, output_gate = (torch.sigmoid(p) for p in pre[:3])
+        block_input = torch.tanh(pre[3])
+        c = forget_gate * c + input_gate * block_input
+        h = output_gate * torch.tanh(c)
+        outputs.append(h)
+    return torch.stack(outputs), (h, c)
+
+
+def random_layer(input_size=5, hidden_size=7, seed=0) -> MILSTM:
+    torch.manual_seed(seed)
+    layer = MILSTM(input_size, hidden_size).double()
+    with torch.no_grad():  # move every parameter off its tidy initial value
+        for parameter in layer.parameters():
+            parameter.normal_(0, 0.5)
+    return layer
+
+
+def test_forward_and_gradients_match_the_literal_equations():
+    layer = random_layer()
+    inputs = torch.randn(6, 3, 5, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(3, 7, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(3, 7, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(6, 3, 7, dtype=torch.float64)  # a loss that weighs every output
+
+    def run(function):
+        outputs, (h, c) = function(inputs, h0, c0)
+        loss = (outputs * weights).sum() + (h * 0.3).sum() + (c * c).sum()
+        leaves = [inputs, h0, c0, *layer.parameters()]
+        return outputs, torch.autograd.grad(loss, leaves)
+
+    fast_outputs, fast_grads = run(lambda x, h, c: layer(x, (h, c)))
+    literal_outputs, literal_grads = run(lambda x, h, c: literal_milstm(layer, x, h, c))
+
+    torch.testing.assert_close(fast_outputs, literal_outputs, rtol=1e-12, atol=1e-12)
+    for fast, literal in zip(fast_grads, literal_grads, strict=True):
+        torch.testing.assert_close(fast, literal, rtol=1e-10, atol=1e-12)
+
+
+def test_recurrence_passes_gradcheck():
+    torch.manual_seed(1)
+    steps, batch, hidden = 4, 2, 3
+
+    def tensor(*shape):
+        return torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+
+    arguments = (
+        tensor(steps, batch, 4 * hidden),
+        tensor(steps, batch, 4 * hidden),
+        tensor(4 * hidden, hidden),
+        tensor(batch, hidden),
+        tensor(batch, hidden),
+    )
+    assert torch.autograd.gradcheck(MultiplicativeRecurrence.apply, arguments)
+
+
+def test_state_carries_over_between_calls():
+    layer = random_layer()
+    inputs = torch.randn(8, 2, 5, dtype=torch.float64)
+    whole, _ = layer(inputs)
+    first, state = layer(inputs[:3])
+    second, _ = layer(inputs[3:], state)
+    torch.testing.assert_close(torch.cat([first, second]), whole)
