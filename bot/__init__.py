@@ -1,0 +1,1 @@
+"""The Discord bot: answers `/bandname` with fresh death metal band names from the generator."""
