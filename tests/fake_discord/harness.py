@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -12,10 +13,11 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.batching import NameBatcher
+from bot.batching import DEFAULT_WINDOW_SECONDS, NameBatcher
 from bot.client import create_client
 from bot.service import NameService, ServiceLimits
 from bot.settings import Settings
+from fake_discord import payloads
 from fake_discord.server import FakeDiscord
 
 TOKEN = "MTAfake.bot-token.for-tests-only"
@@ -48,13 +50,16 @@ async def running_bot(
     settings: Settings | None = None,
     limits: ServiceLimits | None = None,
     max_queued: int = 100,
+    batch_window: float = DEFAULT_WINDOW_SECONDS,
     sync_globally: bool = True,
     heartbeat_interval_ms: int = 41250,
 ) -> AsyncIterator[RunningBot]:
     """The bot, logged in to a fresh fake Discord, with its commands registered and READY seen."""
     fake = FakeDiscord(token=TOKEN, heartbeat_interval_ms=heartbeat_interval_ms)
     await fake.start()
-    service = NameService(NameBatcher(generator, max_queued=max_queued), limits)
+    service = NameService(
+        NameBatcher(generator, max_queued=max_queued, window_seconds=batch_window), limits
+    )
     client = create_client(settings or Settings(token=TOKEN), service, sync_globally=sync_globally)
     with pointed_at(fake):
         task = asyncio.create_task(client.start(TOKEN))
@@ -72,3 +77,32 @@ async def running_bot(
 def run(scenario, timeout: float = 30.0):
     """Run an async test scenario to completion in a fresh event loop."""
     return asyncio.run(asyncio.wait_for(scenario, timeout))
+
+
+def shown_text(markdown: str) -> str:
+    """What Discord displays for `markdown` made of escapes only: each `\\x` shows as `x`."""
+    return re.sub(r"\\([^0-9A-Za-z\s])", r"\1", markdown)
+
+
+def listed_names(content: str) -> list[str]:
+    """The names of a `/bandname` answer, as Discord displays them."""
+    lines = content.splitlines()[1:]
+    names = []
+    for number, line in enumerate(lines, 1):
+        prefix = f"{number}. "
+        assert line.startswith(prefix), f"line {number} is not numbered: {line!r}"
+        names.append(shown_text(line[len(prefix) :]))
+    return names
+
+
+def is_ephemeral(message: dict) -> bool:
+    return bool(message["flags"] & payloads.MESSAGE_FLAG_EPHEMERAL)
+
+
+def button_ids(message: dict) -> list[tuple[str, bool]]:
+    """(custom_id, disabled) of every button on `message`."""
+    return [
+        (button["custom_id"], button.get("disabled", False))
+        for row in message["components"]
+        for button in row["components"]
+    ]
