@@ -23,6 +23,7 @@ from bot.client import StartupError, create_client
 from bot.logs import configure_logging
 from bot.service import NameService
 from bot.settings import SettingsError, load_settings
+from generator import NameGenerator
 from generator.errors import BandnameError
 
 log = logging.getLogger("bot")
@@ -49,9 +50,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_generator(checkpoint: Path | None) -> BatchGenerator:
     """Load the name generator once, from `checkpoint` or the shipped model when None."""
-    # Imported here because torch takes seconds to import: a missing token is reported at once.
-    from generator import NameGenerator
-
     return NameGenerator.load(path=checkpoint)
 
 

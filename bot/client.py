@@ -46,9 +46,12 @@ class BandnameBotMixin:
         sync_globally: bool = False,
         **client_options: Any,
     ) -> None:
-        # Slash commands and buttons arrive whatever the intents, so the bot asks for none.
+        # The bot never joins voice, so discord.py's warnings about voice libraries are noise.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        # Slash commands and buttons arrive whatever the intents; `guilds` is the one discord.py
+        # needs to keep its view of servers consistent, and it is not a privileged intent.
         super().__init__(
-            intents=discord.Intents.none(), allowed_mentions=NO_MENTIONS, **client_options
+            intents=discord.Intents(guilds=True), allowed_mentions=NO_MENTIONS, **client_options
         )
         self.service = service
         self.guild_id = guild_id

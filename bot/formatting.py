@@ -12,8 +12,9 @@ from bot.options import NameOptions
 MARKDOWN_SIGNIFICANT = frozenset("\\*_~|`>#-[]()<@:")
 
 # Discord refuses messages over 2,000 characters. The generator keeps names far shorter, but the
-# answer must not depend on that: a name past this length is cut and ends in an ellipsis.
-MAX_SHOWN_NAME_LENGTH = 100
+# answer must not depend on that: a longer name is cut and ends in an ellipsis. Even with every
+# character escaped (two each), ten such names and the header stay under Discord's limit.
+MAX_SHOWN_NAME_LENGTH = 80
 ELLIPSIS = "\u2026"
 
 EMPTY_ANSWER = "The model came up empty this time. Press More, or try another prime."

@@ -53,16 +53,19 @@ async def running_bot(
     batch_window: float = DEFAULT_WINDOW_SECONDS,
     sync_globally: bool = True,
     heartbeat_interval_ms: int = 41250,
+    token: str = TOKEN,
+    forbidden_guilds: frozenset[int] = frozenset(),
 ) -> AsyncIterator[RunningBot]:
     """The bot, logged in to a fresh fake Discord, with its commands registered and READY seen."""
     fake = FakeDiscord(token=TOKEN, heartbeat_interval_ms=heartbeat_interval_ms)
+    fake.forbidden_guilds = set(forbidden_guilds)
     await fake.start()
     service = NameService(
         NameBatcher(generator, max_queued=max_queued, window_seconds=batch_window), limits
     )
-    client = create_client(settings or Settings(token=TOKEN), service, sync_globally=sync_globally)
+    client = create_client(settings or Settings(token=token), service, sync_globally=sync_globally)
     with pointed_at(fake):
-        task = asyncio.create_task(client.start(TOKEN))
+        task = asyncio.create_task(client.start(token))
         try:
             await fake.wait_until(lambda: fake.current is not None or task.done())
             if task.done():
