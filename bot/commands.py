@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.options import DEFAULT_COUNT, DEFAULT_STYLE, MAX_COUNT, TEMPERATURES, NameOptions
+from bot.options import DEFAULT_COUNT, DEFAULT_MOOD, MAX_COUNT, TEMPERATURES, NameOptions
 from generator.request import MAX_PRIME_LENGTH
 
 if TYPE_CHECKING:
     from bot.service import NameService
 
-TEMPERATURE_CHOICES = [app_commands.Choice(name=style, value=style) for style in TEMPERATURES]
+TEMPERATURE_CHOICES = [app_commands.Choice(name=mood, value=mood) for mood in TEMPERATURES]
 
 
 def build_bandname_command(service: NameService) -> app_commands.Command:
@@ -23,16 +23,16 @@ def build_bandname_command(service: NameService) -> app_commands.Command:
     @app_commands.describe(
         prime=f"Letters every name starts with (at most {MAX_PRIME_LENGTH}).",
         count=f"How many names to invent, 1 to {MAX_COUNT} (default {DEFAULT_COUNT}).",
-        temperature=f"How daring the names are (default {DEFAULT_STYLE}).",
+        temperature=f"How daring the names are (default {DEFAULT_MOOD}).",
     )
     @app_commands.choices(temperature=TEMPERATURE_CHOICES)
     async def bandname(
         interaction: discord.Interaction,
         prime: app_commands.Range[str, None, MAX_PRIME_LENGTH] | None = None,
         count: app_commands.Range[int, 1, MAX_COUNT] = DEFAULT_COUNT,
-        temperature: str = DEFAULT_STYLE,
+        temperature: str = DEFAULT_MOOD,
     ) -> None:
-        options = NameOptions(prime=prime or "", count=count, style=temperature)
+        options = NameOptions(prime=prime or "", count=count, temperature=temperature)
         await service.serve(interaction, options)
 
     return bandname

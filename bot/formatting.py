@@ -47,7 +47,7 @@ def shorten(name: str, limit: int = MAX_SHOWN_NAME_LENGTH) -> str:
 def describe(options: NameOptions, found: int) -> str:
     """The answer's header line: how many names, in which mood, from which prime."""
     noun = "name" if found == 1 else "names"
-    header = f"**{found} {options.style} band {noun}**"
+    header = f"**{found} {options.temperature} band {noun}**"
     if options.prime:
         header += f" starting with \u201c{escape_literal(options.prime)}\u201d"
     return header

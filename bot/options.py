@@ -20,7 +20,7 @@ TEMPERATURES: dict[str, float] = {
     "wild": DEFAULT_TEMPERATURE,
     "unhinged": 1.2,
 }
-DEFAULT_STYLE = "wild"
+DEFAULT_MOOD = "wild"
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,13 @@ class NameOptions:
 
     prime: str = ""
     count: int = DEFAULT_COUNT
-    style: str = DEFAULT_STYLE
+    temperature: str = DEFAULT_MOOD  # a key of TEMPERATURES: the mood, not the number
 
     def to_request(self) -> GenerationRequest:
         """The generator request for these options; raises ValueError with a user-facing message."""
-        if self.style not in TEMPERATURES:
+        if self.temperature not in TEMPERATURES:
             known = ", ".join(TEMPERATURES)
-            raise ValueError(f"temperature must be one of {known}, not {self.style!r}")
+            raise ValueError(f"temperature must be one of {known}, not {self.temperature!r}")
         return GenerationRequest(
-            n=self.count, prime=self.prime, temperature=TEMPERATURES[self.style]
+            n=self.count, prime=self.prime, temperature=TEMPERATURES[self.temperature]
         )

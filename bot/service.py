@@ -119,5 +119,5 @@ def _describe(interaction: discord.Interaction, options: NameOptions) -> str:
     )
     return (
         f"{source} guild={interaction.guild_id} prime={options.prime!r} "
-        f"count={options.count} temperature={options.style}"
+        f"count={options.count} temperature={options.temperature}"
     )

@@ -64,7 +64,7 @@ def test_line_breaks_cannot_start_a_new_block():
 
 def test_answer_lists_every_name_numbered_under_a_header():
     names = ["Crypt *Maw*", "@everyone Pyre", "Husk"]
-    content = render_names(names, NameOptions(prime="", count=3, style="tame"))
+    content = render_names(names, NameOptions(prime="", count=3, temperature="tame"))
 
     header, *lines = content.splitlines()
     assert "3 tame band names" in header
