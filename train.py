@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -27,59 +28,47 @@ DATASET_HINT = (
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the flags; the namespace holds only those given, so a resumed run can tell."""
     defaults = TrainingOptions()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add = parser.add_argument
-    add("--data", default=defaults.data, help="CSV of band names (default: %(default)s)")
-    add("--column", default=defaults.column, help="column holding the names")
-    add("--cell", choices=CELLS, default=defaults.cell, help="recurrent cell")
-    add("--hidden-size", type=int, default=defaults.hidden_size, help="recurrent units")
-    add("--embedding-size", type=int, default=defaults.embedding_size, help="character embedding")
-    add("--dropout", type=float, default=defaults.dropout, help="dropout on embeddings and outputs")
-    add("--epochs", type=int, default=defaults.epochs, help="passes over the training names")
-    add("--batch-size", type=int, default=defaults.batch_size, help="names per optimizer step")
-    add("--lr", type=float, default=defaults.lr, help="Adam learning rate of the first epoch")
-    add(
-        "--lr-decay",
-        type=float,
-        default=defaults.lr_decay,
-        help="factor applied to the learning rate at the start of each later epoch",
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], argument_default=argparse.SUPPRESS
     )
-    add("--clip", type=float, default=defaults.clip, help="gradient norm clip (0: off)")
-    add(
-        "--validation-fraction",
-        type=float,
-        default=defaults.validation_fraction,
-        help="share of distinct names held out for validation",
-    )
-    add("--keep-duplicates", action="store_true", help="train on repeated names as often as listed")
-    add(
-        "--min-char-count",
-        type=int,
-        default=defaults.min_char_count,
-        help="characters rarer than this are read as <unk>",
-    )
-    add("--seed", type=int, default=defaults.seed, help="seed for the split, order and weights")
-    add("--device", choices=DEVICES, default=defaults.device, help="where to train")
-    add(
-        "--precision",
-        choices=PRECISIONS,
-        default=defaults.precision,
-        help="bf16 runs matrix products in bfloat16 where the hardware supports it",
-    )
-    add("--out", default=defaults.out, help="checkpoint to write (best by validation)")
-    add("--resume", metavar="PATH", help="continue the run saved at PATH (its .resume file)")
-    add("--samples", type=int, default=defaults.samples, help="names to show after each epoch")
+
+    def add(flag: str, help: str, **settings) -> None:
+        field = flag.removeprefix("--").replace("-", "_")
+        if hasattr(defaults, field) and settings.get("action") != "store_true":
+            help = f"{help} (default: {getattr(defaults, field)})"
+        parser.add_argument(flag, help=help, **settings)
+
+    add("--data", "CSV of band names")
+    add("--column", "column holding the names")
+    add("--cell", "recurrent cell", choices=CELLS)
+    add("--hidden-size", "recurrent units", type=int)
+    add("--embedding-size", "size of the character embedding", type=int)
+    add("--dropout", "dropout on embeddings and recurrent outputs", type=float)
+    add("--epochs", "passes over the training names", type=int)
+    add("--batch-size", "names per optimizer step", type=int)
+    add("--lr", "Adam learning rate of the first epoch", type=float)
+    add("--lr-decay", "factor applied to the learning rate at each later epoch", type=float)
+    add("--clip", "gradient norm clip, 0 for none", type=float)
+    add("--validation-fraction", "share of distinct names held out for validation", type=float)
+    add("--keep-duplicates", "train on repeated names as often as listed", action="store_true")
+    add("--min-char-count", "characters rarer than this are read as <unk>", type=int)
+    add("--seed", "seed for the split, the batch order and the weights", type=int)
+    add("--device", "where to train", choices=DEVICES)
+    add("--precision", "bf16 runs matrix products in bfloat16 where supported", choices=PRECISIONS)
+    add("--out", "checkpoint to write: the best model by validation")
+    add("--resume", "continue the run saved at PATH (its .resume file)", metavar="PATH")
+    add("--samples", "names to show after each epoch", type=int)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    given = vars(parse_args(argv))
+    resume = given.pop("resume", None)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    options = TrainingOptions(
-        **{name: getattr(args, name) for name in TrainingOptions.__dataclass_fields__}
-    )
-    if args.resume is None and not Path(options.data).is_file():
+    options = replace(TrainingOptions(), **given)
+    if resume is None and not Path(options.data).is_file():
         print(
             f"error: no such file: {options.data}; " + DATASET_HINT.format(path=options.data),
             file=sys.stderr,
@@ -87,11 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         with logging_redirect_tqdm():
-            result = train(options, resume=args.resume)
+            if resume is None:
+                result = train(options)
+            else:
+                result = train(None, resume=resume, resume_changes=given)
     except (BandnameError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if not result.interrupted:
+    if not result.interrupted and result.best_validation_bits_per_char is not None:
         log.info(
             "done: best validation %.4f bits/char, model at %s",
             result.best_validation_bits_per_char,

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 # teaches the model nothing about band names and only stretches every padded batch.
 MAX_NAME_LENGTH = 64
 
+# Text files never hold NUL bytes; finding one in the first few kilobytes means "not a CSV".
+BINARY_SNIFF_BYTES = 8192
+
 # Unicode categories that never belong in a displayed name: control characters, format
 # characters such as the soft hyphen, and unassigned or private-use code points.
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs"})
@@ -47,6 +50,9 @@ def read_column(path: str | Path, column: str = "name") -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no such file: {path}")
+    with open(path, "rb") as handle:
+        if b"\x00" in handle.read(BINARY_SNIFF_BYTES):
+            raise DataError(f"{path} is a binary file, not a CSV file")
     try:
         frame = pd.read_csv(
             path, usecols=lambda name: name == column, dtype=str, keep_default_na=False

@@ -84,14 +84,21 @@ class RunResult:
 
 
 def train(
-    options: TrainingOptions,
+    options: TrainingOptions | None,
     resume: str | Path | None = None,
     after_step: Callable[[int], None] | None = None,
+    resume_changes: dict | None = None,
 ) -> RunResult:
-    """Train as `options` say, or continue the run saved at `resume`."""
+    """Train as `options` say, or continue the run saved at `resume`.
+
+    A resumed run takes its options from the saved run; `resume_changes` may alter only
+    the RESUMABLE_OVERRIDES (to add epochs, say).
+    """
     state = None
     if resume is not None:
-        options, state = _resume_options(options, Path(resume))
+        options, state = _resume_options(Path(resume), resume_changes or {})
+    elif options is None:
+        raise ValueError("train() needs options or a run to resume")
     device = resolve_device(options.device)
     check_precision(options.precision, device)
     torch.manual_seed(options.seed)
@@ -145,21 +152,27 @@ class _Resumed:
     checkpoint: Checkpoint
 
 
-def _resume_options(requested: TrainingOptions, path: Path) -> tuple[TrainingOptions, _Resumed]:
+def _resume_options(path: Path, changes: dict) -> tuple[TrainingOptions, _Resumed]:
+    fixed = sorted(set(changes) - set(RESUMABLE_OVERRIDES))
+    if fixed:
+        raise BandnameError(
+            f"a resumed run keeps its saved settings; only {', '.join(RESUMABLE_OVERRIDES)} "
+            f"may change, not {', '.join(fixed)}"
+        )
     if path.suffix != ".resume" and path.with_suffix(".resume").is_file():
         path = path.with_suffix(".resume")
     checkpoint = load_checkpoint(path)
     if checkpoint.state is None:
         raise CheckpointError(f"{path} holds a model but no training state to resume from")
-    saved = TrainingOptions(**checkpoint.training["options"])
-    overrides = {name: getattr(requested, name) for name in RESUMABLE_OVERRIDES}
-    log.info(
-        "resuming %s at epoch %d, batch %d",
-        path,
-        checkpoint.state.progress["epoch"],
-        checkpoint.state.progress["batch"],
-    )
-    return replace(saved, **overrides), _Resumed(checkpoint)
+    progress = checkpoint.state.progress
+    log.info("resuming %s at epoch %d, batch %d", path, progress["epoch"], progress["batch"])
+    options = replace(TrainingOptions(**checkpoint.training["options"]), **changes)
+    if progress["epoch"] > options.epochs:
+        log.info(
+            "that run already finished %d epochs; pass --epochs to train further",
+            progress["epoch"] - 1,
+        )
+    return options, _Resumed(checkpoint)
 
 
 class _Run:

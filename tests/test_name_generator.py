@@ -1,0 +1,65 @@
+"""NameGenerator on a tiny trained model: fresh, distinct names that honour the prime."""
+
+import pytest
+
+from generator import GenerationRequest, NameGenerator
+from generator.names import freshness_key
+from generator.request import MAX_PRIME_LENGTH
+from tests.conftest import made_up_band_names
+
+TRAINING_KEYS = {freshness_key(name) for name in made_up_band_names()}
+
+
+@pytest.fixture(scope="module")
+def generator(tiny_checkpoint) -> NameGenerator:
+    return NameGenerator.load(tiny_checkpoint)
+
+
+def test_names_are_distinct_fresh_and_exactly_n(generator):
+    names = generator.generate(n=40, temperature=1.0, seed=1)
+    assert len(names) == 40
+    assert len({freshness_key(name) for name in names}) == 40
+    assert not {freshness_key(name) for name in names} & TRAINING_KEYS
+
+
+def test_every_name_starts_with_the_prime_as_typed(generator):
+    for prime in ["Rot", "ЖУТЬ ", "Q", "x" * MAX_PRIME_LENGTH]:
+        names = generator.generate(n=5, prime=prime, seed=2)
+        assert len(names) == 5
+        assert all(name.startswith(prime) for name in names), names
+
+
+def test_the_same_seed_gives_the_same_names(generator):
+    assert generator.generate(n=8, seed=5) == generator.generate(n=8, seed=5)
+    assert generator.generate(n=8, seed=5) != generator.generate(n=8, seed=6)
+
+
+def test_generate_many_answers_each_request_in_order(generator):
+    requests = [GenerationRequest(3, "Vile"), GenerationRequest(7, ""), GenerationRequest(1, "Ø")]
+    answers = generator.generate_many(requests)
+    assert [len(answer) for answer in answers] == [3, 7, 1]
+    assert all(name.startswith("Vile") for name in answers[0])
+    assert answers[2][0].startswith("Ø")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"prime": "x" * (MAX_PRIME_LENGTH + 1)}, "the most is 32"),
+        ({"prime": "Rot\nting"}, "control characters"),
+        ({"prime": "   "}, "blank"),
+        ({"n": 0}, "between 1 and 100"),
+        ({"n": 101}, "between 1 and 100"),
+        ({"temperature": 0}, "temperature"),
+        ({"temperature": 2.5}, "temperature"),
+    ],
+)
+def test_bad_requests_raise_value_error_with_a_usable_message(generator, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        generator.generate(**arguments)
+
+
+def test_score_prefers_names_like_the_training_data(generator):
+    likely, unlikely = generator.score(["Rotting Altar", "Xqzj Vvvvkkk"])
+    assert likely < 0 and unlikely < 0
+    assert likely > unlikely

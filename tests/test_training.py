@@ -1,0 +1,80 @@
+"""Training end to end on a small CSV: files written, interruption and exact resumption."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from generator import NameGenerator
+from generator.checkpoint import load_checkpoint
+from generator.training import companion_paths, train
+from tests.conftest import tiny_options
+
+
+def test_a_run_writes_best_model_resume_state_and_history(tmp_path, bands_csv):
+    out = tmp_path / "model.safetensors"
+    result = train(tiny_options(bands_csv, out, epochs=2))
+    resume_path, history_path = companion_paths(out)
+    assert not result.interrupted and out.is_file() and resume_path.is_file()
+
+    history = json.loads(history_path.read_text())
+    assert [epoch["epoch"] for epoch in history["epochs"]] == [1, 2]
+    assert len(history["steps"]) == history["epochs"][-1]["step"]
+    best = min(epoch["validation_bits_per_char"] for epoch in history["epochs"])
+    assert result.best_validation_bits_per_char == pytest.approx(best)
+
+    training = load_checkpoint(out).training
+    assert training["validation_bits_per_char"] == pytest.approx(best)
+    assert len(training["data_sha256"]) == 64
+    assert len(NameGenerator.load(out).generate(n=3, seed=0)) == 3
+
+
+def test_learning_reduces_validation_bits(tmp_path, bands_csv):
+    train(tiny_options(bands_csv, tmp_path / "m.safetensors", epochs=3, lr_decay=1.0))
+    epochs = json.loads(companion_paths(tmp_path / "m.safetensors")[1].read_text())["epochs"]
+    assert epochs[-1]["validation_bits_per_char"] < epochs[0]["validation_bits_per_char"] - 0.3
+
+
+def interrupt_at(step_number):
+    """An after_step hook that presses Ctrl-C once the run has taken `step_number` steps."""
+
+    def after_step(step):
+        if step == step_number:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return after_step
+
+
+@pytest.mark.parametrize("cell", ["milstm", "lstm"])
+def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tmp_path, bands_csv, cell):
+    # dropout makes the resumed run depend on the saved random state too
+    options = dict(epochs=2, dropout=0.2, cell=cell)
+    straight = tmp_path / "straight.safetensors"
+    train(tiny_options(bands_csv, straight, **options))
+
+    broken = tmp_path / "broken.safetensors"
+    steps_per_epoch = json.loads(companion_paths(straight)[1].read_text())["epochs"][0]["step"]
+    interrupted = train(
+        tiny_options(bands_csv, broken, **options),
+        after_step=interrupt_at(steps_per_epoch // 2),  # mid-way through the first epoch
+    )
+    assert interrupted.interrupted and not broken.exists()
+    assert load_checkpoint(interrupted.resume_path).state.progress["epoch"] == 1
+
+    resumed = train(None, resume=interrupted.resume_path)
+    assert not resumed.interrupted
+    expected = load_checkpoint(companion_paths(straight)[0])
+    actual = load_checkpoint(companion_paths(broken)[0])
+    for name, tensor in expected.weights.items():
+        assert torch.equal(actual.weights[name], tensor), name
+    assert actual.state.progress["history"] == expected.state.progress["history"]
+
+
+def test_more_epochs_can_be_added_by_resuming(tmp_path, bands_csv):
+    out = tmp_path / "model.safetensors"
+    first = train(tiny_options(bands_csv, out, epochs=1))
+    train(None, resume=first.resume_path, resume_changes={"epochs": 2})
+    history = json.loads(companion_paths(out)[1].read_text())
+    assert [epoch["epoch"] for epoch in history["epochs"]] == [1, 2]
