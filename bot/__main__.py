@@ -22,11 +22,11 @@ from bot.batching import BatchGenerator, NameBatcher
 from bot.client import StartupError, create_client
 from bot.logs import configure_logging
 from bot.service import NameService
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 from generator import NameGenerator
 from generator.errors import BandnameError
 
-log = logging.getLogger("bot")
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -34,6 +34,7 @@ EXIT_BAD_SETTINGS = 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line: only `--sync`; everything else is a setting in the environment."""
     parser = argparse.ArgumentParser(
         prog="bandname-bot",
         description="Run the Discord bot that answers /bandname. Settings come from the "
@@ -89,6 +90,7 @@ async def run_until_stopped(client: discord.Client, token: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the bot until it is stopped; return the process exit code."""
     args = parse_args(argv)
     load_dotenv(find_dotenv(usecwd=True))
     try:
@@ -100,6 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, secrets=[settings.token])
 
     try:
+        return _load_and_run(settings, sync_globally=args.sync)
+    except KeyboardInterrupt:
+        # Ctrl+C before the event loop took over the signals (while the model loads, say).
+        log.info("interrupted")
+        return EXIT_OK
+
+
+def _load_and_run(settings: Settings, *, sync_globally: bool) -> int:
+    try:
         generator = load_generator(settings.checkpoint)
     except BandnameError as error:
         log.error("cannot load the name generator: %s", error)
@@ -107,11 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("generator loaded from %s", settings.checkpoint or "the shipped checkpoint")
 
     service = NameService(NameBatcher(generator))
-    client = create_client(settings, service, sync_globally=args.sync)
-    try:
-        return asyncio.run(run_until_stopped(client, settings.token))
-    except KeyboardInterrupt:
-        return EXIT_OK
+    client = create_client(settings, service, sync_globally=sync_globally)
+    return asyncio.run(run_until_stopped(client, settings.token))
 
 
 if __name__ == "__main__":

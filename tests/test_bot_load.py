@@ -39,7 +39,7 @@ def test_fifty_concurrent_invocations_are_answered_in_time_while_heartbeats_keep
 
             beats = bot.fake.heartbeats[started:]
             gaps = [later - earlier for earlier, later in zip(beats, beats[1:], strict=False)]
-            assert len(beats) >= 5
+            assert len(beats) >= 4, "heartbeats went on while the names were made"
             assert max(gaps) < MAX_HEARTBEAT_GAP_SECONDS, f"heartbeat stalled: {max(gaps):.2f} s"
 
     run(scenario())
