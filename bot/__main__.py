@@ -23,7 +23,6 @@ from bot.client import StartupError, create_client
 from bot.logs import configure_logging
 from bot.service import NameService
 from bot.settings import Settings, SettingsError, load_settings
-from generator import NameGenerator
 from generator.errors import BandnameError
 
 log = logging.getLogger(__name__)
@@ -51,6 +50,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_generator(checkpoint: Path | None) -> BatchGenerator:
     """Load the name generator once, from `checkpoint` or the shipped model when None."""
+    # imported here, not at the top: torch takes a second or two to import, and a process
+    # that stops at a bad setting should say so at once
+    from generator.name_generator import NameGenerator
+
     return NameGenerator.load(path=checkpoint)
 
 
