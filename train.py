@@ -17,7 +17,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from generator.devices import DEVICES, PRECISIONS
 from generator.errors import BandnameError
 from generator.model import CELLS
-from generator.training import TrainingOptions, train
+from generator.options import TrainingOptions
+from generator.training import train
 
 log = logging.getLogger("train")
 

@@ -37,8 +37,8 @@ from generator.batches import Batch, collate, encode_names, epoch_plan
 from generator.devices import autocast, check_precision
 from generator.errors import BandnameError
 from generator.model import CharModel, ModelConfig
+from generator.options import TrainingOptions
 from generator.scoring import batch_nats
-from generator.training import TrainingOptions
 from generator.vocab import Vocabulary
 
 # learning rate and gradient clip as the real training has them by default

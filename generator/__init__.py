@@ -23,7 +23,14 @@ _EXPORTS = {
     "GenerationRequest": "generator.request",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "BandnameError",
+    "CheckpointError",
+    "DataError",
+    "GenerationRequest",
+    "NameGenerator",
+]
 
 
 def __getattr__(name: str):

@@ -29,6 +29,10 @@ from torch import nn
 
 State = tuple[torch.Tensor, torch.Tensor]
 
+# MKL's packed matrix products, which PyTorch builds for CPU inference, exist only in builds
+# with MKL; elsewhere the recurrence uses plain products.
+_MKL_PACKING = torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_linear")
+
 
 def _matmul_dtype(tensor: torch.Tensor) -> torch.dtype:
     """bfloat16 inside a CPU or CUDA autocast region asking for it, else the tensor's dtype."""
@@ -47,85 +51,113 @@ class MultiplicativeRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, A, B, U, h0, c0):  # noqa: N803 - the paper's names
+        matmul_dtype = _matmul_dtype(A)
         # the matrix products below pick their precision themselves, so autocast stays out
         with torch.autocast(A.device.type, enabled=False):
-            return MultiplicativeRecurrence._forward(ctx, A, B, U, h0, c0, _matmul_dtype(A))
+            return MultiplicativeRecurrence._forward(ctx, A, B, U, h0, c0, matmul_dtype)
 
     @staticmethod
     def _forward(ctx, A, B, U, h0, c0, matmul_dtype):  # noqa: N803
         steps, batch, four_hidden = A.shape
         hidden = four_hidden // 4
-        U_t = U.t().to(matmul_dtype)
+        recurrent_product = _recurrent_product(U, batch, matmul_dtype)
 
-        recurrent = A.new_empty(steps, batch, four_hidden)  # U h_{t-1} for every step
+        # Tensors that only feed matrix products are kept in the product's precision, so that
+        # bfloat16 runs convert nothing inside the loop; the cell state stays in float32.
+        recurrent = A.new_empty(steps, batch, four_hidden, dtype=matmul_dtype)  # U h_{t-1}
+        outputs = A.new_empty(steps + 1, batch, hidden, dtype=matmul_dtype)  # h_0 .. h_T
         gates = A.new_empty(steps, batch, four_hidden)  # i, f, o, z after their nonlinearity
-        cells = A.new_empty(steps + 1, batch, hidden)
-        outputs = A.new_empty(steps + 1, batch, hidden)  # h_0 .. h_T; h_0 is the initial state
+        cells = A.new_empty(steps + 1, batch, hidden)  # c_0 .. c_T
+        tanh_cells = A.new_empty(steps, batch, hidden)  # tanh(c_1) .. tanh(c_T)
         cells[0] = c0
         outputs[0] = h0
 
         for t in range(steps):
-            if matmul_dtype == A.dtype:
-                torch.mm(outputs[t], U_t, out=recurrent[t])
-            else:
-                recurrent[t] = outputs[t].to(matmul_dtype) @ U_t
+            recurrent_product(outputs[t], recurrent[t])
             pre = torch.addcmul(B[t], A[t], recurrent[t], out=gates[t])
             torch.sigmoid(pre[:, : 3 * hidden], out=gates[t, :, : 3 * hidden])
             torch.tanh(pre[:, 3 * hidden :], out=gates[t, :, 3 * hidden :])
             input_gate, forget_gate, output_gate, block_input = gates[t].chunk(4, dim=1)
             torch.mul(forget_gate, cells[t], out=cells[t + 1])
             cells[t + 1].addcmul_(input_gate, block_input)
-            torch.tanh(cells[t + 1], out=outputs[t + 1])
-            outputs[t + 1].mul_(output_gate)
+            torch.tanh(cells[t + 1], out=tanh_cells[t])
+            torch.mul(output_gate, tanh_cells[t], out=outputs[t + 1])
 
-        ctx.save_for_backward(A, U, recurrent, gates, cells, outputs)
-        ctx.matmul_dtype = matmul_dtype
+        ctx.save_for_backward(A, U, recurrent, gates, cells, tanh_cells, outputs)
         return outputs[1:], cells[steps].clone()
 
     @staticmethod
     def backward(ctx, grad_outputs, grad_final_cell):
-        A, U, recurrent, gates, cells, outputs = ctx.saved_tensors
+        A, U, recurrent, gates, cells, tanh_cells, outputs = ctx.saved_tensors
         steps, batch, four_hidden = A.shape
         hidden = four_hidden // 4
-        U_mm = U.to(ctx.matmul_dtype)
+        U_mm = U.to(outputs.dtype)
+        gate_factors, cell_slope = _backward_factors(gates, cells, tanh_cells)
+        # The loop touches as little memory as it can: only what the recurrence needs to
+        # go one step back. dL/dpre for all steps is assembled afterwards in bulk.
+        recurrent_factors = (gate_factors * A).view(steps, batch, 4, hidden)
 
-        input_gate, forget_gate, output_gate, block_input = gates.chunk(4, dim=2)
-        tanh_cells = torch.tanh(cells[1:])
-        # derivatives of the nonlinearities, for all steps at once
-        activation_slope = torch.empty_like(gates)
-        sigmoids = gates[..., : 3 * hidden]
-        torch.mul(sigmoids, 1 - sigmoids, out=activation_slope[..., : 3 * hidden])
-        torch.mul(block_input, block_input, out=activation_slope[..., 3 * hidden :])
-        activation_slope[..., 3 * hidden :].neg_().add_(1)
-        # d c_t / d h_t along the output path: o * (1 - tanh(c)^2)
-        cell_slope = (1 - tanh_cells * tanh_cells).mul_(output_gate)
-
-        grad_outputs = grad_outputs.contiguous()
-        grad_pre = torch.empty_like(gates)  # dL/dpre for every step
-        grad_hidden = torch.zeros_like(outputs[0])
-        grad_cell = (
-            grad_final_cell.clone() if grad_final_cell is not None else torch.zeros_like(cells[0])
-        )
+        grad_hidden = torch.empty_like(tanh_cells)  # dL/dh_t
+        grad_cell = torch.empty_like(tanh_cells)  # dL/dc_t
+        grad_recurrent = torch.empty_like(recurrent)  # dL/d(U h_{t-1}) = dL/dpre_t * A_t
+        from_later_steps = torch.zeros_like(cells[0])  # dL/dh_t through step t + 1
+        cell_carry = grad_final_cell  # dL/dc_t through c_{t+1}
         for t in reversed(range(steps)):
-            grad_hidden += grad_outputs[t]
-            grad_cell.addcmul_(grad_hidden, cell_slope[t])
-            d_input, d_forget, d_output, d_block = grad_pre[t].chunk(4, dim=1)
-            torch.mul(grad_hidden, tanh_cells[t], out=d_output)
-            torch.mul(grad_cell, block_input[t], out=d_input)
-            torch.mul(grad_cell, cells[t], out=d_forget)
-            torch.mul(grad_cell, input_gate[t], out=d_block)
-            grad_pre[t].mul_(activation_slope[t])
-            grad_cell.mul_(forget_gate[t])
-            grad_recurrent = grad_pre[t] * A[t]
-            grad_hidden = (grad_recurrent.to(ctx.matmul_dtype) @ U_mm).to(grad_hidden.dtype)
+            torch.add(grad_outputs[t], from_later_steps, out=grad_hidden[t])
+            torch.addcmul(cell_carry, grad_hidden[t], cell_slope[t], out=grad_cell[t])
+            # i, f and z take their gradient from the cell, o from the hidden state
+            step_grad = grad_recurrent[t].view(batch, 4, hidden)
+            torch.mul(grad_cell[t].unsqueeze(1), recurrent_factors[t], out=step_grad)
+            torch.mul(grad_hidden[t], recurrent_factors[t, :, 2], out=step_grad[:, 2])
+            cell_carry = grad_cell[t] * gates[t, :, hidden : 2 * hidden]
+            from_later_steps = grad_recurrent[t] @ U_mm
 
+        grad_pre = torch.mul(
+            grad_cell.unsqueeze(2), gate_factors.view(steps, batch, 4, hidden)
+        ).view_as(gates)
+        torch.mul(
+            grad_hidden,
+            gate_factors[..., 2 * hidden : 3 * hidden],
+            out=grad_pre[..., 2 * hidden : 3 * hidden],
+        )
         grad_A = grad_pre * recurrent
-        grad_recurrent_all = (grad_pre * A).reshape(-1, four_hidden)
-        previous_outputs = outputs[:-1].reshape(-1, hidden)
-        grad_U = (
-            grad_recurrent_all.t().to(ctx.matmul_dtype) @ previous_outputs.to(ctx.matmul_dtype)
-        ).to(U.dtype)
-        return grad_A, grad_pre, grad_U, grad_hidden, grad_cell
+        grad_U = grad_recurrent.view(-1, four_hidden).t() @ outputs[:-1].view(-1, hidden)
+        grad_h0 = from_later_steps.to(cell_carry.dtype)
+        return grad_A, grad_pre, grad_U.to(U.dtype), grad_h0, cell_carry
+
+
+def _recurrent_product(U: torch.Tensor, batch: int, dtype: torch.dtype):
+    """A function (h, out) -> out = h U^T, as fast as this machine allows for T steps.
+
+    On CPU in float32 MKL can pack U once for all steps of the sequence: each product then
+    skips repacking the 16 MB matrix, about 30% of its time at batch 64. Packing costs about
+    one product, so it pays from the second step on.
+    """
+    if dtype == torch.float32 and U.device.type == "cpu" and _MKL_PACKING:
+        packed = torch.ops.mkl._mkl_reorder_linear_weight(U, batch)
+        return lambda h, out: out.copy_(torch.ops.mkl._mkl_linear(h, packed, U, None, batch))
+    U_t = U.t().to(dtype)
+    return lambda h, out: torch.mm(h, U_t, out=out)
+
+
+def _backward_factors(gates, cells, tanh_cells):
+    """What dL/dc_t (and, for o, dL/dh_t) is multiplied by to give dL/dpre_t, for all steps.
+
+    i: z * i(1 - i)    f: c_{t-1} * f(1 - f)    o: tanh(c_t) * o(1 - o)    z: i * (1 - z^2)
+    and the slope of h_t in c_t along the output path: o * (1 - tanh(c_t)^2).
+    """
+    input_gate, forget_gate, output_gate, block_input = gates.chunk(4, dim=2)
+    hidden = cells.shape[-1]
+    factors = torch.mul(gates, gates).neg_()
+    factors[..., : 3 * hidden].add_(gates[..., : 3 * hidden])
+    factors[..., 3 * hidden :].add_(1)
+    factor_input, factor_forget, factor_output, factor_block = factors.chunk(4, dim=2)
+    factor_input.mul_(block_input)
+    factor_forget.mul_(cells[:-1])
+    factor_output.mul_(tanh_cells)
+    factor_block.mul_(input_gate)
+    cell_slope = torch.mul(tanh_cells, tanh_cells).neg_().add_(1).mul_(output_gate)
+    return factors, cell_slope
 
 
 class MILSTM(nn.Module):

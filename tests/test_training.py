@@ -9,7 +9,8 @@ import torch
 
 from generator import NameGenerator
 from generator.checkpoint import load_checkpoint
-from generator.training import companion_paths, train
+from generator.options import companion_paths
+from generator.training import train
 from tests.conftest import tiny_options
 
 
