@@ -201,17 +201,10 @@ class MILSTM(nn.Module):
         B = torch.addcmul(self.bias, self.beta2, projected)
         return A, B
 
-    def step(self, inputs: torch.Tensor, state: State) -> State:
-        """One time step for sampling, without autograd bookkeeping: (N, E) -> (h, c)."""
-        A, B = self.input_terms(inputs)
-        hidden, cell = state
-        pre = torch.addcmul(B, A, hidden @ self.recurrent_weight.t())  # (N, 4H)
-        input_gate, forget_gate, output_gate = torch.sigmoid(pre[:, : 3 * self.hidden_size]).chunk(
-            3, 1
-        )
-        block_input = torch.tanh(pre[:, 3 * self.hidden_size :])
-        cell = torch.addcmul(forget_gate * cell, input_gate, block_input)
-        return output_gate * torch.tanh(cell), cell
+    def sampling_terms(self, embeddings: torch.Tensor):
+        """Per-character scale and shift of the gates, and U: see generator.stepper."""
+        scale, shift = self.input_terms(embeddings)
+        return scale, shift, self.recurrent_weight
 
     def forward(self, inputs: torch.Tensor, state: State | None = None):
         if state is None:

@@ -49,13 +49,19 @@ class TorchLSTM(nn.Module):
         outputs, (hidden, cell) = self.lstm(inputs, state)
         return outputs, (hidden.squeeze(0), cell.squeeze(0))
 
-    def initial_state(self, batch_size: int, like: torch.Tensor) -> State:
-        zeros = like.new_zeros(batch_size, self.hidden_size)
-        return zeros, zeros.clone()
+    def sampling_terms(self, embeddings: torch.Tensor):
+        """No scale, the input side as a per-character shift, and U: see generator.stepper.
 
-    def step(self, inputs: torch.Tensor, state: State) -> State:
-        _, state = self.forward(inputs.unsqueeze(0), state)
-        return state
+        torch.nn.LSTM orders its gates i, f, g, o; the stepper expects i, f, o, g.
+        """
+        lstm = self.lstm
+        shift = embeddings @ lstm.weight_ih_l0.t() + lstm.bias_ih_l0 + lstm.bias_hh_l0
+        return None, _to_ifoz(shift, dim=1), _to_ifoz(lstm.weight_hh_l0, dim=0)
+
+
+def _to_ifoz(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+    input_gate, forget_gate, block_input, output_gate = tensor.chunk(4, dim=dim)
+    return torch.cat([input_gate, forget_gate, output_gate, block_input], dim=dim)
 
 
 class CharModel(nn.Module):
@@ -75,11 +81,3 @@ class CharModel(nn.Module):
         embedded = self.dropout(self.embedding(tokens))  # (T, N, E)
         outputs, state = self.recurrent(embedded, state)  # (T, N, H)
         return self.decoder(self.dropout(outputs)), state
-
-    def initial_state(self, batch_size: int) -> State:
-        return self.recurrent.initial_state(batch_size, self.decoder.weight)
-
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One character for each of N names: tokens (N,) -> logits (N, V), new state."""
-        state = self.recurrent.step(self.embedding(tokens), state)
-        return self.decoder(state[0]), state

@@ -15,6 +15,7 @@ from generator.names import freshness_key
 from generator.request import DEFAULT_TEMPERATURE, GenerationRequest
 from generator.sampling import sample_continuations
 from generator.scoring import name_nats, nats_to_bits
+from generator.stepper import Stepper
 from generator.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class NameGenerator:
         training: dict | None = None,
     ) -> None:
         self.model = model.eval()
+        self.stepper = Stepper(self.model)
         self.vocabulary = vocabulary
         self.known_names = known_names
         self.training = training or {}
@@ -97,7 +99,7 @@ class NameGenerator:
             if not rows:
                 return
             continuations = sample_continuations(
-                self.model,
+                self.stepper,
                 self.vocabulary,
                 [requests[index].prime for index in rows],
                 torch.tensor([requests[index].temperature for index in rows]),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from generator.model import CharModel
 from generator.names import MAX_NAME_LENGTH
+from generator.stepper import Stepper
 from generator.vocab import END, PAD, START, UNK, Vocabulary
 
 # Symbols the model may score but must never write into a name.
@@ -14,7 +14,7 @@ NEVER_SAMPLED = (PAD, START, UNK)
 
 @torch.inference_mode()
 def sample_continuations(
-    model: CharModel,
+    stepper: Stepper,
     vocabulary: Vocabulary,
     primes: list[str],
     temperatures: torch.Tensor,
@@ -25,7 +25,7 @@ def sample_continuations(
     Rows may have primes of different lengths: a row reads its prime one character a step
     while the others already write, so all rows share each step's matrix products.
     """
-    device = model.decoder.weight.device
+    device = stepper.shift.device
     rows = len(primes)
     prime_ids = [[START, *vocabulary.encode(prime)] for prime in primes]
     prime_lengths = torch.tensor([len(ids) for ids in prime_ids], device=device)
@@ -41,10 +41,10 @@ def sample_continuations(
     written = torch.full((rows, longest_prime + MAX_NAME_LENGTH + 1), PAD, device=device)
     ended = torch.zeros(rows, dtype=torch.bool, device=device)
     inverse_temperature = (1.0 / temperatures.to(device)).unsqueeze(1)
-    state = model.initial_state(rows)
+    state = stepper.initial_state(rows)
     tokens = forced[:, 0]
     for step in range(int(last_step.max())):
-        logits, state = model.step(tokens, state)
+        logits, state = stepper.step(tokens, state)
         logits[:, NEVER_SAMPLED] = float("-inf")
         probabilities = torch.softmax(logits * inverse_temperature, dim=1)
         sampled = torch.multinomial(probabilities, 1, generator=generator).squeeze(1)

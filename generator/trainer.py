@@ -26,6 +26,7 @@ from generator.model import CharModel
 from generator.options import TrainingOptions, companion_paths
 from generator.sampling import sample_continuations
 from generator.scoring import batch_nats
+from generator.stepper import Stepper
 from generator.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -211,7 +212,11 @@ class Trainer:
         generator = torch.Generator(self.device).manual_seed(self.options.seed + self.epoch)
         temperatures = torch.full((self.options.samples,), SAMPLE_TEMPERATURE)
         names = sample_continuations(
-            self.model, self.vocabulary, [""] * self.options.samples, temperatures, generator
+            Stepper(self.model),
+            self.vocabulary,
+            [""] * self.options.samples,
+            temperatures,
+            generator,
         )
         self.model.train()
         return [name if name is not None else "(no end)" for name in names]

@@ -1,0 +1,62 @@
+"""One character of N names per call, with weights arranged once for fast sampling.
+
+Both cells reduce to the same step once their input side is folded into per-character
+tables (the input is always one of V characters):
+
+    pre = scale[token] * (U h) + shift[token]      (gates i, f, o, z)
+
+For the MI-LSTM, scale = alpha * W e + beta1 and shift = beta2 * W e + b, with e the
+character's embedding; for the LSTM there is no scale and shift = W e + biases. What is
+left per step is one matrix product with U, the cell update and the decoder. On CPUs with
+bfloat16 units U is kept in bfloat16: the product reads half as many bytes, and sampled
+names do not need more precision. Scoring (bits per character) never goes through here.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from generator.milstm import State
+from generator.model import CharModel
+
+
+def fast_dtype(device: torch.device) -> torch.dtype:
+    """bfloat16 where this CPU multiplies it natively, else float32."""
+    if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+class Stepper:
+    def __init__(self, model: CharModel, dtype: torch.dtype | None = None) -> None:
+        weight = model.decoder.weight
+        with torch.no_grad():
+            scale, shift, recurrent = model.recurrent.sampling_terms(model.embedding.weight)
+            self.scale = None if scale is None else scale.detach().clone()
+            self.shift = shift.detach().clone()
+            self.dtype = dtype or fast_dtype(weight.device)
+            self.recurrent_t = recurrent.detach().t().to(self.dtype).contiguous()  # (H, 4H)
+            self.decoder_t = weight.detach().t().contiguous()  # (H, V)
+            self.decoder_bias = model.decoder.bias.detach().clone()
+        self.hidden_size = self.recurrent_t.shape[0]
+
+    def initial_state(self, rows: int) -> State:
+        zeros = self.shift.new_zeros(rows, self.hidden_size)
+        return zeros, zeros.clone()
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """tokens (N,) -> logits (N, V) and the new state."""
+        hidden, cell = state
+        size = self.hidden_size
+        recurrent = hidden.to(self.dtype) @ self.recurrent_t  # (N, 4H)
+        pre = self.shift[tokens]
+        if self.scale is None:
+            pre += recurrent
+        else:
+            pre.addcmul_(self.scale[tokens], recurrent)
+        torch.sigmoid(pre[:, : 3 * size], out=pre[:, : 3 * size])
+        torch.tanh(pre[:, 3 * size :], out=pre[:, 3 * size :])
+        input_gate, forget_gate, output_gate, block_input = pre.chunk(4, dim=1)
+        cell = torch.addcmul(forget_gate * cell, input_gate, block_input)
+        hidden = output_gate * torch.tanh(cell)
+        return torch.addmm(self.decoder_bias, hidden, self.decoder_t), (hidden, cell)
