@@ -34,7 +34,7 @@ from bench.report import (
 )
 from bench.seed_loop import SeedCharModel, time_seed_loop
 from generator.batches import Batch, collate, encode_names, epoch_plan
-from generator.devices import autocast, check_precision
+from generator.devices import autocast, check_precision, keep_freed_memory
 from generator.errors import BandnameError
 from generator.model import CharModel, ModelConfig
 from generator.options import TrainingOptions
@@ -178,6 +178,7 @@ def run(args: argparse.Namespace) -> dict:
     """Measure the chosen contenders; everything the table and --json show."""
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as train.py does, for every contender alike
     data = benchmark_names(args.data)
     vocabulary = Vocabulary.build(data.names)
     sequences = encode_names(data.names, vocabulary)

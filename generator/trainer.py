@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from generator.batches import Batch, collate, encode_names, epoch_plan, fixed_batches
 from generator.checkpoint import Checkpoint, TrainingState, save_checkpoint
-from generator.devices import autocast
+from generator.devices import autocast, keep_freed_memory
 from generator.distributed import World
 from generator.freshness import KnownNames
 from generator.history import History
@@ -60,6 +60,8 @@ class Trainer:
     ) -> None:
         self.options = options
         self.device = device
+        if device.type == "cpu":
+            keep_freed_memory()
         self.world = world
         self.model = model
         # forward passes go through DDP when there are several processes, so that the

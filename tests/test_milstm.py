@@ -2,7 +2,7 @@
 
 import torch
 
-from generator.milstm import MILSTM, MultiplicativeRecurrence
+from generator.milstm import MILSTM, InputTerms, MultiplicativeRecurrence
 
 
 def literal_milstm(layer: MILSTM, inputs: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
@@ -86,3 +86,18 @@ def test_state_carries_over_between_calls():
     first, state = layer(inputs[:3])
     second, _ = layer(inputs[3:], state)
     torch.testing.assert_close(torch.cat([first, second]), whole)
+
+
+def test_input_terms_pass_gradcheck():
+    torch.manual_seed(2)
+
+    def tensor(*shape):
+        return torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+
+    hidden, embedding = 3, 5
+    arguments = (
+        tensor(4, 2, embedding),
+        tensor(4 * hidden, embedding),
+        *(tensor(4 * hidden) for _ in range(4)),
+    )
+    assert torch.autograd.gradcheck(InputTerms.apply, arguments)
