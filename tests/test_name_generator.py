@@ -1,10 +1,12 @@
 """NameGenerator on a tiny trained model: fresh, distinct names that honour the prime."""
 
 import pytest
+import torch
 
 from generator import GenerationRequest, NameGenerator
 from generator.names import freshness_key
 from generator.request import MAX_PRIME_LENGTH
+from generator.vocab import UNK
 from tests.conftest import made_up_band_names
 
 TRAINING_KEYS = {freshness_key(name) for name in made_up_band_names()}
@@ -63,3 +65,12 @@ def test_score_prefers_names_like_the_training_data(generator):
     likely, unlikely = generator.score(["Rotting Altar", "Xqzj Vvvvkkk"])
     assert likely < 0 and unlikely < 0
     assert likely > unlikely
+
+
+def test_the_unknown_symbol_is_never_sampled(tiny_checkpoint):
+    generator = NameGenerator.load(tiny_checkpoint)
+    with torch.no_grad():  # a model that would otherwise write <unk> almost every time
+        generator.model.decoder.bias[UNK] = 50.0
+    generator = NameGenerator(generator.model, generator.vocabulary, generator.known_names)
+    names = generator.generate(n=5, seed=0)
+    assert len(names) == 5 and all(names)
