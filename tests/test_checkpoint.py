@@ -102,3 +102,13 @@ def test_saving_replaces_the_file_whole_and_leaves_no_temporary(tmp_path):
     save_checkpoint(small_checkpoint(), path)
     save_checkpoint(small_checkpoint(), path)
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_weights_stored_in_half_precision_load_as_float32(tmp_path):
+    original = small_checkpoint()
+    save_checkpoint(original, tmp_path / "half.safetensors", torch.float16)
+    loaded = load_checkpoint(tmp_path / "half.safetensors")
+    model = loaded.build_model()
+    for name, tensor in model.state_dict().items():
+        assert tensor.dtype == torch.float32
+        torch.testing.assert_close(tensor, original.weights[name], rtol=1e-3, atol=1e-4)

@@ -90,7 +90,7 @@ def test_evaluate_matches_the_validation_figure_saved_in_training(tiny_checkpoin
         "validation",
         "--json",
     )
-    assert json.loads(result.stdout)["bits_per_char"] == pytest.approx(saved, abs=1e-5)
+    assert json.loads(result.stdout)["bits_per_char"] == pytest.approx(saved, abs=1e-4)
 
 
 def test_train_writes_a_checkpoint_the_generator_reads(tmp_path, bands_csv):
