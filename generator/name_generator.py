@@ -13,7 +13,7 @@ from generator.freshness import KnownNames
 from generator.model import CharModel
 from generator.names import freshness_key
 from generator.request import DEFAULT_TEMPERATURE, GenerationRequest
-from generator.sampling import sample_continuations
+from generator.sampling import PrimeStates, sample_continuations
 from generator.scoring import name_nats, nats_to_bits
 from generator.stepper import Stepper
 from generator.vocab import Vocabulary
@@ -40,6 +40,7 @@ class NameGenerator:
     ) -> None:
         self.model = model.eval()
         self.stepper = Stepper(self.model)
+        self.prime_states = PrimeStates()
         self.vocabulary = vocabulary
         self.known_names = known_names
         self.training = training or {}
@@ -104,6 +105,7 @@ class NameGenerator:
                 [requests[index].prime for index in rows],
                 torch.tensor([requests[index].temperature for index in rows]),
                 generator,
+                self.prime_states,
             )
             for index, continuation in zip(rows, continuations, strict=True):
                 if continuation is None or len(answers[index]) >= requests[index].n:

@@ -110,7 +110,7 @@ def test_sample_speed_times_both_samplers(tiny_checkpoint, capsys):
         capsys,
     )
 
-    for sampler in ("generate", "naive"):
+    for sampler in ("generate", "generate_new_prime", "naive"):
         assert set(report["results"][sampler]) == {"3", "5"}
         for figures in report["results"][sampler].values():
             assert 0 < figures["median_ms"] <= figures["p90_ms"]
@@ -131,7 +131,10 @@ def test_sample_speed_untrained_model_says_so(bands_csv, capsys):
     assert report["model"]["untrained"] is True
     assert "UNTRAINED" in report["model"]["source"]
     assert report["model"]["hidden_size"] == 32
-    assert [goal["goal"] for goal in report["goals"]] == ["generate 10 names median <= 10 ms"]
+    assert [goal["goal"] for goal in report["goals"]] == [
+        "generate 10 names (prime seen before) median <= 10 ms",
+        "generate 10 names (new prime) median <= 10 ms",
+    ]
     assert not report["goal_settings_match"]
 
 

@@ -74,3 +74,20 @@ def test_the_unknown_symbol_is_never_sampled(tiny_checkpoint):
     generator = NameGenerator(generator.model, generator.vocabulary, generator.known_names)
     names = generator.generate(n=5, seed=0)
     assert len(names) == 5 and all(names)
+
+
+def test_remembering_a_prime_changes_no_name(generator):
+    generator.prime_states.clear()
+    first = generator.generate(n=6, prime="Grave", seed=11)  # the prime is read here
+    second = generator.generate(n=6, prime="Grave", seed=11)  # and remembered here
+    assert first == second
+
+
+def test_draws_follow_the_distribution_and_skip_impossible_symbols():
+    from generator.sampling import _draw
+
+    probabilities = torch.tensor([[0.0, 0.5, 0.0, 0.25, 0.25]]).repeat(40_000, 1)
+    draws = _draw(probabilities, torch.Generator().manual_seed(0))
+    shares = torch.bincount(draws, minlength=5).float() / len(draws)
+    assert shares[0] == 0 and shares[2] == 0
+    torch.testing.assert_close(shares, probabilities[0], atol=0.01, rtol=0)
