@@ -40,7 +40,6 @@ from generator.freshness import KnownNames
 from generator.model import CharModel, ModelConfig
 from generator.names import MAX_NAME_LENGTH
 from generator.request import GenerationRequest
-from generator.sampling import NEVER_SAMPLED
 from generator.stepper import Stepper
 from generator.vocab import END, START, Vocabulary
 
@@ -122,7 +121,7 @@ def naive_name(stepper: Stepper, vocabulary: Vocabulary, prime: str, temperature
         logits, state = stepper.step(torch.tensor([token]), state)
     written = []
     for _ in range(max(MAX_NAME_LENGTH - len(prime), 0)):
-        logits[:, NEVER_SAMPLED] = -math.inf
+        # the stepper's logits already rule out the symbols never written
         token = int(torch.multinomial(torch.softmax(logits / temperature, dim=1), 1))
         if token == END:
             break

@@ -15,10 +15,7 @@ import torch
 
 from generator.names import MAX_NAME_LENGTH
 from generator.stepper import Stepper
-from generator.vocab import END, PAD, START, UNK, Vocabulary
-
-# Symbols the model may score but must never write into a name.
-NEVER_SAMPLED = (PAD, START, UNK)
+from generator.vocab import END, PAD, Vocabulary
 
 # How many primes' states a generator remembers: about 9 KB each at hidden size 1024.
 PRIME_MEMORY = 256
@@ -73,7 +70,6 @@ def sample_continuations(
     written = torch.full((rows, MAX_NAME_LENGTH + 1), PAD, device=device)
     ended = torch.zeros(rows, dtype=torch.bool, device=device)
     for position in range(int(budget.max()) + 1):
-        logits[:, NEVER_SAMPLED] = float("-inf")
         sampled = _draw(torch.softmax(logits * inverse_temperature, dim=1), generator)
         written[active, position] = sampled
         finished = sampled == END
@@ -113,24 +109,28 @@ def _read_primes(
 
 
 def _read(stepper: Stepper, vocabulary: Vocabulary, primes: list[str]) -> list[PrimeState]:
-    """Read primes of different lengths side by side; a row stops changing when its prime ends."""
-    ids = [[START, *vocabulary.encode(prime)] for prime in primes]
+    """Read primes of different lengths side by side; a row stops changing when its prime ends.
+
+    Every row starts from the state after <start>, which the stepper keeps ready.
+    """
+    ids = [vocabulary.encode(prime) for prime in primes]
     device = stepper.shift.device
     lengths = torch.tensor([len(row) for row in ids], device=device)
     forced = torch.full((len(ids), int(lengths.max())), PAD, dtype=torch.long, device=device)
     for row, row_ids in enumerate(ids):
-        forced[row, : len(row_ids)] = torch.tensor(row_ids, device=device)
+        forced[row, : len(row_ids)] = torch.tensor(row_ids, dtype=torch.long, device=device)
 
-    hidden, cell = stepper.initial_state(len(ids))
-    final_logits = None
+    shortest = int(lengths.min())
+    hidden, cell, final_logits = (part.expand(len(ids), -1) for part in stepper.start_state)
     for t in range(forced.shape[1]):
         logits, (new_hidden, new_cell) = stepper.step(forced[:, t], (hidden, cell))
+        if t < shortest:  # every row is still reading
+            hidden, cell, final_logits = new_hidden, new_cell, logits
+            continue
         reading = (t < lengths).unsqueeze(1)
         hidden = torch.where(reading, new_hidden, hidden)
         cell = torch.where(reading, new_cell, cell)
-        final_logits = (
-            logits if final_logits is None else torch.where(reading, logits, final_logits)
-        )
+        final_logits = torch.where(reading, logits, final_logits)
     return [(hidden[row], cell[row], final_logits[row]) for row in range(len(ids))]
 
 

@@ -18,6 +18,7 @@ import torch
 
 from generator.milstm import State
 from generator.model import CharModel
+from generator.vocab import NEVER_SAMPLED, START
 
 # oneDNN can lay a bfloat16 weight out once for its matrix kernels (PyTorch does so when it
 # freezes models for CPU inference): products with the recurrent matrix then take about
@@ -35,6 +36,8 @@ def fast_dtype(device: torch.device) -> torch.dtype:
 
 
 class Stepper:
+    """Steps a model for sampling: its logits give symbols never written probability zero."""
+
     def __init__(self, model: CharModel, dtype: torch.dtype | None = None) -> None:
         weight = model.decoder.weight
         with torch.no_grad():
@@ -45,7 +48,12 @@ class Stepper:
             self.recurrent_product = _product(recurrent.detach(), self.dtype)  # h -> U h
             self.decoder_t = weight.detach().t().contiguous()  # (H, V)
             self.decoder_bias = model.decoder.bias.detach().clone()
+            self.decoder_bias[list(NEVER_SAMPLED)] = float("-inf")
         self.hidden_size = recurrent.shape[1]
+        # every name starts by reading <start> from a zero state: do that once
+        start = torch.full((1,), START, dtype=torch.long, device=self.shift.device)
+        logits, (hidden, cell) = self.step(start, self.initial_state(1))
+        self.start_state = (hidden[0], cell[0], logits[0])
 
     def initial_state(self, rows: int) -> State:
         zeros = self.shift.new_zeros(rows, self.hidden_size)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 PAD, START, END, UNK = 0, 1, 2, 3
 SPECIAL_SYMBOLS = ("<pad>", "<start>", "<end>", "<unk>")
+# Symbols a model may score but must never write into a name.
+NEVER_SAMPLED = (PAD, START, UNK)
 
 # Characters seen fewer times than this in the training names are read as <unk>: one lonely
 # kanji teaches the model nothing but costs a row of the output layer.

@@ -91,3 +91,13 @@ def test_draws_follow_the_distribution_and_skip_impossible_symbols():
     shares = torch.bincount(draws, minlength=5).float() / len(draws)
     assert shares[0] == 0 and shares[2] == 0
     torch.testing.assert_close(shares, probabilities[0], atol=0.01, rtol=0)
+
+
+def test_primes_of_different_lengths_read_together_match_reading_alone(generator):
+    from generator.sampling import _read
+
+    together = _read(generator.stepper, generator.vocabulary, ["Rot", "Grave Ritual", ""])
+    for prime, state in zip(["Rot", "Grave Ritual", ""], together, strict=True):
+        (alone,) = _read(generator.stepper, generator.vocabulary, [prime])
+        for part, expected in zip(state, alone, strict=True):
+            torch.testing.assert_close(part, expected)
