@@ -23,6 +23,11 @@ DEFAULT_WINDOW_SECONDS = 0.005
 DEFAULT_MAX_BATCH = 64
 DEFAULT_MAX_QUEUED = 100
 
+# What the generator raises for a request it cannot serve, as opposed to a fault of its own: a
+# BandnameError, or a ValueError when a model is asked for something it was not trained for
+# (a genre, from a checkpoint trained without genre tags). Either is the asker's to hear about.
+GENERATOR_REFUSALS = (BandnameError, ValueError)
+
 
 class BatchGenerator(Protocol):
     """Anything that answers several requests in one pass, in order (`NameGenerator` does)."""
@@ -112,7 +117,7 @@ class NameBatcher:
         self._in_pass = len(jobs)
         try:
             await self._answer(jobs)
-        except BandnameError as refusal:
+        except GENERATOR_REFUSALS as refusal:
             if len(jobs) == 1:
                 _fail(jobs[0], refusal)
             else:

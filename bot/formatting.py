@@ -45,9 +45,10 @@ def shorten(name: str, limit: int = MAX_SHOWN_NAME_LENGTH) -> str:
 
 
 def describe(options: NameOptions, found: int) -> str:
-    """The answer's header line: how many names, in which mood, from which prime."""
+    """The answer's header line: how many names, in which mood and style, from which prime."""
     noun = "name" if found == 1 else "names"
-    header = f"**{found} {options.temperature} band {noun}**"
+    style = f" {escape_literal(options.genre)}" if options.genre else ""
+    header = f"**{found} {options.temperature}{style} band {noun}**"
     if options.prime:
         header += f" starting with \u201c{escape_literal(options.prime)}\u201d"
     return header

@@ -1,7 +1,7 @@
 """What a `/bandname` user can choose, and how those choices become a generator request.
 
-Every option of the command lives in `NameOptions`, so adding one (a genre, say) means one new
-field here, one new parameter in `bot.commands`, and one new word in the answer's header.
+Every option of the command lives in `NameOptions`, so adding one means one new field here, one
+new parameter in `bot.commands`, and one new word in the answer's header.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class NameOptions:
     prime: str = ""
     count: int = DEFAULT_COUNT
     temperature: str = DEFAULT_MOOD  # a key of TEMPERATURES: the mood, not the number
+    genre: str | None = None  # a style tag of generator.genres, or None for any style
 
     def to_request(self) -> GenerationRequest:
         """The generator request for these options; raises ValueError with a user-facing message."""
@@ -37,5 +38,8 @@ class NameOptions:
             known = ", ".join(TEMPERATURES)
             raise ValueError(f"temperature must be one of {known}, not {self.temperature!r}")
         return GenerationRequest(
-            n=self.count, prime=self.prime, temperature=TEMPERATURES[self.temperature]
+            n=self.count,
+            prime=self.prime,
+            temperature=TEMPERATURES[self.temperature],
+            genre=self.genre,
         )

@@ -10,17 +10,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import discord
 
-from bot.batching import GeneratorBusy, NameBatcher
+from bot.batching import GENERATOR_REFUSALS, GeneratorBusy, NameBatcher
 from bot.cooldown import UserCooldown
-from bot.formatting import render_names
+from bot.formatting import escape_literal, render_names
 from bot.options import NameOptions
 from bot.replies import NO_MENTIONS, reply_privately, withdraw
 from bot.views import MoreNamesView
-from generator.errors import BandnameError
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +64,15 @@ class NameService:
             request = options.to_request()
         except ValueError as problem:
             log.info("refused %s: %s", _describe(interaction, options), problem)
+            # The message may quote what was typed, which must not turn into markdown.
             await reply_privately(
-                interaction, f"That won't work: {problem}. Change it and try again."
+                interaction,
+                f"That won't work: {escape_literal(str(problem))}. Change it and try again.",
             )
             return
+        # The request holds the genre as the tag it stands for ("Brutal" is "brutal"); the header,
+        # the log and the More button show that tag.
+        options = replace(options, genre=request.genre)
 
         wait_seconds = self.cooldown.try_use(interaction.user.id)
         if wait_seconds > 0:
@@ -94,9 +98,11 @@ class NameService:
 
         try:
             names = await answer
-        except BandnameError as refusal:
+        except GENERATOR_REFUSALS as refusal:
             log.info("generator refused %s: %s", _describe(interaction, options), refusal)
-            await withdraw(interaction, f"The generator can't do that: {refusal}")
+            await withdraw(
+                interaction, f"The generator can't do that: {escape_literal(str(refusal))}"
+            )
             return
 
         view = MoreNamesView(
@@ -119,5 +125,5 @@ def _describe(interaction: discord.Interaction, options: NameOptions) -> str:
     )
     return (
         f"{source} guild={interaction.guild_id} prime={options.prime!r} "
-        f"count={options.count} temperature={options.temperature}"
+        f"count={options.count} temperature={options.temperature} genre={options.genre!r}"
     )

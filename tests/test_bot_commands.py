@@ -28,7 +28,7 @@ def test_login_registers_bandname_with_typed_bounded_described_options():
     assert command["name"] == "bandname"
     assert command["description"]
     options = {option["name"]: option for option in command["options"]}
-    assert list(options) == ["prime", "count", "temperature"]
+    assert list(options) == ["prime", "count", "temperature", "genre"]
 
     prime, count, temperature = options["prime"], options["count"], options["temperature"]
     assert (prime["type"], prime["max_length"], prime["required"]) == (

@@ -72,6 +72,11 @@ def test_answer_lists_every_name_numbered_under_a_header():
     assert listed_names(content) == names
 
 
+def test_header_names_the_genre_beside_the_mood():
+    content = render_names(["Rot", "Husk"], NameOptions(count=2, temperature="tame", genre="doom"))
+    assert content.splitlines()[0] == "**2 tame doom band names**"
+
+
 def test_header_shows_the_prime_escaped_and_singular_for_one_name():
     content = render_names(["<@1>Rot"], NameOptions(prime="<@1>", count=1))
     header = content.splitlines()[0]

@@ -9,6 +9,8 @@ from generator.errors import BandnameError
 from generator.request import GenerationRequest
 
 SUFFIXES = ["Throne", "Crypt", "Maw", "Pyre", "Rot", "Altar", "Gore", "Vault", "Scourge", "Husk"]
+# What `NameGenerator` says when a checkpoint trained without genre tags is asked for a genre.
+NO_GENRES_MESSAGE = "this model was trained without genre tags"
 
 
 class StubGenerator:
@@ -21,6 +23,8 @@ class StubGenerator:
         self.refused_primes: set[str] = set()
         self.explode = False
         self.fixed_names: list[str] | None = None
+        # Like a checkpoint trained without genre tags: any request with a genre is refused.
+        self.genre_blind = False
 
     def generate_many(self, requests: list[GenerationRequest]) -> list[list[str]]:
         self.passes.append(list(requests))
@@ -33,6 +37,8 @@ class StubGenerator:
         for request in requests:
             if request.prime in self.refused_primes:
                 raise BandnameError(f"the prime {request.prime!r} has letters the model never saw")
+            if self.genre_blind and request.genre is not None:
+                raise ValueError(NO_GENRES_MESSAGE)
         return [self._names(request) for request in requests]
 
     def _names(self, request: GenerationRequest) -> list[str]:
