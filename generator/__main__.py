@@ -28,6 +28,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="0.5 is tame, 1.0 adventurous, up to 2 (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, help="seed for repeatable names")
+    parser.add_argument("--genre", help="a style tag the names should fit (see --list-genres)")
+    parser.add_argument(
+        "--list-genres", action="store_true", help="print the model's style tags and exit"
+    )
     return parser.parse_args(argv)
 
 
@@ -35,9 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
-        request = GenerationRequest(args.n, args.prime, args.temperature, args.seed)
-        generator = NameGenerator.load(args.checkpoint)
-        names = generator.generate_many([request])[0]
+        if args.list_genres:
+            genres = NameGenerator.load(args.checkpoint).genres
+            print("\n".join(genres) or "(this model was trained without genres)")
+            return 0
+        # the request is checked before the model loads, so a typo is reported at once
+        request = GenerationRequest(args.n, args.prime, args.temperature, args.seed, args.genre)
+        names = NameGenerator.load(args.checkpoint).generate_many([request])[0]
     except (BandnameError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

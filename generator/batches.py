@@ -19,13 +19,28 @@ class Batch:
     inputs: torch.Tensor  # (T, N): <start> then the characters
     targets: torch.Tensor  # (T, N): the characters then <end>, <pad> after the end
     symbols: int  # predicted symbols, end symbols included: the denominator of bits per char
+    tags: torch.Tensor | None = None  # (N, K) multi-hot style tags, for a genre-aware model
+
+    def to(self, device: torch.device) -> Batch:
+        tags = None if self.tags is None else self.tags.to(device)
+        return Batch(self.inputs.to(device), self.targets.to(device), self.symbols, tags)
 
 
 def encode_names(names: list[str], vocabulary: Vocabulary) -> list[list[int]]:
     return [vocabulary.encode(name) for name in names]
 
 
-def collate(sequences: list[list[int]]) -> Batch:
+def tag_matrix(tag_sets: list[frozenset[str]], genre_tags: tuple[str, ...]) -> torch.Tensor:
+    """Multi-hot rows (N, K): 1 where a name carries the k-th of `genre_tags`."""
+    matrix = torch.zeros(len(tag_sets), len(genre_tags))
+    for row, tags in enumerate(tag_sets):
+        for column, tag in enumerate(genre_tags):
+            if tag in tags:
+                matrix[row, column] = 1.0
+    return matrix
+
+
+def collate(sequences: list[list[int]], tags: torch.Tensor | None = None) -> Batch:
     """Pad a list of encoded names into one time-major batch."""
     steps = max(len(sequence) for sequence in sequences) + 1
     inputs = torch.full((steps, len(sequences)), PAD, dtype=torch.long)
@@ -37,7 +52,7 @@ def collate(sequences: list[list[int]]) -> Batch:
         targets[:length, column] = torch.tensor(sequence, dtype=torch.long)
         targets[length, column] = END
     symbols = sum(len(sequence) + 1 for sequence in sequences)
-    return Batch(inputs, targets, symbols)
+    return Batch(inputs, targets, symbols, tags)
 
 
 def epoch_plan(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -58,7 +73,14 @@ def epoch_plan(lengths: list[int], batch_size: int, seed: int, epoch: int) -> li
     return batches
 
 
-def fixed_batches(sequences: list[list[int]], batch_size: int) -> list[Batch]:
+def fixed_batches(
+    sequences: list[list[int]], batch_size: int, tags: torch.Tensor | None = None
+) -> list[Batch]:
     """Batches in length order, for evaluation, where order does not matter but padding does."""
-    ordered = sorted(sequences, key=len)
-    return [collate(ordered[i : i + batch_size]) for i in range(0, len(ordered), batch_size)]
+    order = sorted(range(len(sequences)), key=lambda index: len(sequences[index]))
+    batches = []
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        chunk_tags = None if tags is None else tags[chunk]
+        batches.append(collate([sequences[index] for index in chunk], chunk_tags))
+    return batches

@@ -21,8 +21,10 @@ class ModelConfig:
     embedding_size: int = 64
     hidden_size: int = 1024
     dropout: float = 0.0
+    genre_tags: tuple[str, ...] = ()  # style tags the model is conditioned on; () for none
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "genre_tags", tuple(self.genre_tags))  # JSON gives a list
         if self.cell not in CELLS:
             raise ValueError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
         for field_name in ("vocab_size", "embedding_size", "hidden_size"):
@@ -75,9 +77,20 @@ class CharModel(nn.Module):
         self.recurrent = recurrent_class(config.embedding_size, config.hidden_size)
         self.dropout = nn.Dropout(config.dropout)
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        # each style tag adds a learned vector to every character's embedding
+        self.genre_embedding = (
+            nn.Linear(len(config.genre_tags), config.embedding_size, bias=False)
+            if config.genre_tags
+            else None
+        )
 
-    def forward(self, tokens: torch.Tensor, state: State | None = None):
-        """tokens (T, N) -> logits (T, N, V) and the state after the last step."""
-        embedded = self.dropout(self.embedding(tokens))  # (T, N, E)
+    def forward(
+        self, tokens: torch.Tensor, state: State | None = None, tags: torch.Tensor | None = None
+    ):
+        """tokens (T, N) and multi-hot tags (N, K) -> logits (T, N, V), last state."""
+        embedded = self.embedding(tokens)  # (T, N, E)
+        if tags is not None and self.genre_embedding is not None:
+            embedded = embedded + self.genre_embedding(tags)  # (N, E) added at every step
+        embedded = self.dropout(embedded)
         outputs, state = self.recurrent(embedded, state)  # (T, N, H)
         return self.decoder(self.dropout(outputs)), state

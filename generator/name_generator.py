@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from generator.batches import tag_matrix
 from generator.checkpoint import load_checkpoint
 from generator.freshness import KnownNames
 from generator.model import CharModel
@@ -58,9 +59,16 @@ class NameGenerator:
         prime: str = "",
         temperature: float = DEFAULT_TEMPERATURE,
         seed: int | None = None,
+        genre: str | None = None,
     ) -> list[str]:
-        """`n` distinct names starting with `prime`, none of them a band the model trained on."""
-        return self.generate_many([GenerationRequest(n, prime, temperature, seed)])[0]
+        """`n` distinct names starting with `prime`, none of them a band the model trained on,
+        in the style of `genre` (one of `genres`) if given."""
+        return self.generate_many([GenerationRequest(n, prime, temperature, seed, genre)])[0]
+
+    @property
+    def genres(self) -> tuple[str, ...]:
+        """The style tags this model can be asked for; empty if it was trained without."""
+        return self.model.config.genre_tags
 
     def generate_many(self, requests: list[GenerationRequest]) -> list[list[str]]:
         """Answer several requests in shared batched passes; the answers come in order.
@@ -68,6 +76,16 @@ class NameGenerator:
         Requests with a seed are sampled on their own, so the same seed gives the same names
         whatever else is asked at the same time.
         """
+        for request in requests:
+            if request.genre is not None and request.genre not in self.genres:
+                raise ValueError(
+                    f"this model knows no genre {request.genre!r}; "
+                    + (
+                        f"choose one of: {', '.join(self.genres)}"
+                        if self.genres
+                        else "it was trained without genre tags, so leave the genre out"
+                    )
+                )
         answers: list[list[str]] = [[] for _ in requests]
         unseeded = [index for index, request in enumerate(requests) if request.seed is None]
         if unseeded:
@@ -79,9 +97,12 @@ class NameGenerator:
                 self._fill(requests, [index], answers, generator)
         return answers
 
-    def score(self, names: list[str]) -> list[float]:
-        """Each name's log-probability in bits (negative; its end symbol included)."""
-        return [-nats_to_bits(nats) for nats in name_nats(self.model, self.vocabulary, names)]
+    def score(self, names: list[str], genres: list[frozenset[str]] | None = None) -> list[float]:
+        """Each name's log-probability in bits (negative; its end symbol included), given
+        each name's set of style tags when `genres` is given."""
+        tags = None if genres is None else tag_matrix(genres, self.genres)
+        nats = name_nats(self.model, self.vocabulary, names, tags)
+        return [-nats_to_bits(value) for value in nats]
 
     def _fill(
         self,
@@ -106,6 +127,7 @@ class NameGenerator:
                 torch.tensor([requests[index].temperature for index in rows]),
                 generator,
                 self.prime_states,
+                [requests[index].genre for index in rows],
             )
             for index, continuation in zip(rows, continuations, strict=True):
                 if continuation is None or len(answers[index]) >= requests[index].n:

@@ -47,24 +47,33 @@ def freshness_key(name: str) -> str:
 
 def read_column(path: str | Path, column: str = "name") -> list[str]:
     """Read one text column of a CSV with pandas, raising DataError with a usable message."""
+    return read_columns(path, [column])[column]
+
+
+def read_columns(
+    path: str | Path, required: list[str], optional: tuple[str, ...] = ()
+) -> dict[str, list[str]]:
+    """Read text columns of a CSV: the required ones must be there, the optional may be."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no such file: {path}")
     with open(path, "rb") as handle:
         if b"\x00" in handle.read(BINARY_SNIFF_BYTES):
             raise DataError(f"{path} is a binary file, not a CSV file")
+    wanted = {*required, *optional}
     try:
         frame = pd.read_csv(
-            path, usecols=lambda name: name == column, dtype=str, keep_default_na=False
+            path, usecols=lambda name: name in wanted, dtype=str, keep_default_na=False
         )
     except UnicodeDecodeError:
         raise DataError(f"{path} is not a UTF-8 text CSV file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         raise DataError(f"{path} could not be read as CSV: {first_line(error)}") from None
-    if column not in frame.columns:
-        available = ", ".join(pd.read_csv(path, nrows=0).columns.astype(str)) or "none"
-        raise DataError(f"{path} has no column {column!r} (columns: {available})")
-    return frame[column].tolist()
+    for column in required:
+        if column not in frame.columns:
+            available = ", ".join(pd.read_csv(path, nrows=0).columns.astype(str)) or "none"
+            raise DataError(f"{path} has no column {column!r} (columns: {available})")
+    return {column: frame[column].tolist() for column in wanted if column in frame.columns}
 
 
 def prepare_names(raw_names: Iterable[str], keep_duplicates: bool = False) -> list[str]:

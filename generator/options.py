@@ -36,6 +36,8 @@ class TrainingOptions:
     precision: str = "fp32"
     out: str = "checkpoints/bandname.safetensors"
     samples: int = 5
+    genre_column: str = "genre"  # "" trains without style tags
+    tag_dropout: float = 0.3  # share of names trained with their tags hidden
 
     def learning_rate(self, epoch: int) -> float:
         """The rate for a 1-based epoch: `lr`, multiplied by `lr_decay` at each later epoch."""

@@ -56,7 +56,7 @@ def raw_samples(
     generator: NameGenerator, temperature: float, samples: int, seed: int
 ) -> list[str | None]:
     """`samples` unprimed names at one temperature, None where a name never ended."""
-    device = generator.stepper.shift.device
+    device = generator.model.decoder.weight.device
     random_source = torch.Generator(device).manual_seed(seed)
     drawn: list[str | None] = []
     while len(drawn) < samples:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from generator.genres import check_genre
+
 MAX_PRIME_LENGTH = 32
 MAX_NAMES_PER_REQUEST = 100
 MAX_TEMPERATURE = 2.0
@@ -13,7 +15,7 @@ DEFAULT_TEMPERATURE = 0.8
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """`n` fresh names that start with `prime`, sampled at `temperature`.
+    """`n` fresh names that start with `prime`, sampled at `temperature`, in a `genre`.
 
     Constructing a request checks it: a bad one raises ValueError with a message meant for the
     person who typed it, so the command line and the bot can show it as it is.
@@ -23,9 +25,12 @@ class GenerationRequest:
     prime: str = ""
     temperature: float = DEFAULT_TEMPERATURE
     seed: int | None = None
+    genre: str | None = None  # a style tag of generator.genres, or None for any style
 
     def __post_init__(self) -> None:
         check_prime(self.prime)
+        if self.genre is not None:
+            object.__setattr__(self, "genre", check_genre(self.genre))
         if isinstance(self.n, bool) or not isinstance(self.n, int):
             raise ValueError(f"the number of names must be a whole number, got {self.n!r}")
         if not 1 <= self.n <= MAX_NAMES_PER_REQUEST:

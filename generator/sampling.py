@@ -24,21 +24,22 @@ PrimeState = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # hidden, cell, lo
 
 
 class PrimeStates:
-    """The states after reading recently used primes, least recently used forgotten first."""
+    """The states after reading recently used (prime, genre) pairs, least recently used
+    forgotten first."""
 
     def __init__(self, capacity: int = PRIME_MEMORY) -> None:
         self.capacity = capacity
-        self._states: OrderedDict[str, PrimeState] = OrderedDict()
+        self._states: OrderedDict[tuple[str, str | None], PrimeState] = OrderedDict()
 
-    def get(self, prime: str) -> PrimeState | None:
-        state = self._states.get(prime)
+    def get(self, key: tuple[str, str | None]) -> PrimeState | None:
+        state = self._states.get(key)
         if state is not None:
-            self._states.move_to_end(prime)
+            self._states.move_to_end(key)
         return state
 
-    def put(self, prime: str, state: PrimeState) -> None:
-        self._states[prime] = state
-        self._states.move_to_end(prime)
+    def put(self, key: tuple[str, str | None], state: PrimeState) -> None:
+        self._states[key] = state
+        self._states.move_to_end(key)
         while len(self._states) > self.capacity:
             self._states.popitem(last=False)
 
@@ -54,13 +55,18 @@ def sample_continuations(
     temperatures: torch.Tensor,
     generator: torch.Generator | None = None,
     prime_states: PrimeStates | None = None,
+    genres: list[str | None] | None = None,
 ) -> list[str | None]:
-    """Continue each prime into a name; None where no end came within MAX_NAME_LENGTH."""
-    distinct = list(dict.fromkeys(primes))
+    """Continue each prime into a name (in its row's genre, if any); None where no end came
+    within MAX_NAME_LENGTH."""
+    genres = genres or [None] * len(primes)
+    keys = list(zip(primes, genres, strict=True))
+    distinct = list(dict.fromkeys(keys))
     hidden, cell, logits = _read_primes(stepper, vocabulary, distinct, prime_states)
     device = hidden.device
-    row_prime = torch.tensor([distinct.index(prime) for prime in primes], device=device)
-    hidden, cell, logits = hidden[row_prime], cell[row_prime], logits[row_prime]
+    row_key = torch.tensor([distinct.index(key) for key in keys], device=device)
+    hidden, cell, logits = hidden[row_key], cell[row_key], logits[row_key]
+    tables, genre_rows = _tables_and_rows(stepper, genres, device)
     # a name may not grow past MAX_NAME_LENGTH characters, prime included
     budget = torch.tensor([max(MAX_NAME_LENGTH - len(p), 0) for p in primes], device=device)
     inverse_temperature = (1.0 / temperatures.to(device)).unsqueeze(1)
@@ -83,7 +89,9 @@ def sample_continuations(
                 tensor.index_select(0, kept)
                 for tensor in (active, sampled, hidden, cell, inverse_temperature, budget)
             )
-        logits, (hidden, cell) = stepper.step(sampled, (hidden, cell))
+            genre_rows = None if genre_rows is None else genre_rows.index_select(0, kept)
+        symbols = tables.symbols(sampled, genre_rows)
+        logits, (hidden, cell) = stepper.step(symbols, (hidden, cell), tables)
 
     return [
         vocabulary.decode(_until_end(written[row].tolist())) if ended[row] else None
@@ -91,39 +99,56 @@ def sample_continuations(
     ]
 
 
+def _tables_and_rows(stepper: Stepper, genres: list[str | None], device: torch.device):
+    """The gate tables these rows need, and each row's genre among them (None: all plain)."""
+    distinct = list(dict.fromkeys(genres))
+    if distinct == [None]:
+        return stepper.plain_tables, None
+    rows = torch.tensor([distinct.index(genre) for genre in genres], device=device)
+    return stepper.gate_tables(distinct), rows
+
+
 def _read_primes(
     stepper: Stepper,
     vocabulary: Vocabulary,
-    primes: list[str],
+    keys: list[tuple[str, str | None]],
     remembered: PrimeStates | None,
 ) -> PrimeState:
-    """The state after <start> and each prime, one row a prime, from memory where it can."""
-    known = {prime: remembered.get(prime) for prime in primes} if remembered else {}
-    missing = [prime for prime in primes if known.get(prime) is None]
+    """The state after <start> and each (prime, genre), one row each, from memory if it can."""
+    known = {key: remembered.get(key) for key in keys} if remembered else {}
+    missing = [key for key in keys if known.get(key) is None]
     if missing:
-        for prime, state in zip(missing, _read(stepper, vocabulary, missing), strict=True):
-            known[prime] = state
+        for key, state in zip(missing, _read(stepper, vocabulary, missing), strict=True):
+            known[key] = state
             if remembered is not None:
-                remembered.put(prime, state)
-    return tuple(torch.stack([known[prime][part] for prime in primes]) for part in range(3))
+                remembered.put(key, state)
+    return tuple(torch.stack([known[key][part] for key in keys]) for part in range(3))
 
 
-def _read(stepper: Stepper, vocabulary: Vocabulary, primes: list[str]) -> list[PrimeState]:
+def _read(
+    stepper: Stepper, vocabulary: Vocabulary, keys: list[tuple[str, str | None]]
+) -> list[PrimeState]:
     """Read primes of different lengths side by side; a row stops changing when its prime ends.
 
-    Every row starts from the state after <start>, which the stepper keeps ready.
+    Every row starts from the state after <start> in its genre, which the stepper keeps.
     """
-    ids = [vocabulary.encode(prime) for prime in primes]
-    device = stepper.shift.device
+    ids = [vocabulary.encode(prime) for prime, _ in keys]
+    genres = [genre for _, genre in keys]
+    device = stepper.decoder_t.device
     lengths = torch.tensor([len(row) for row in ids], device=device)
     forced = torch.full((len(ids), int(lengths.max())), PAD, dtype=torch.long, device=device)
     for row, row_ids in enumerate(ids):
         forced[row, : len(row_ids)] = torch.tensor(row_ids, dtype=torch.long, device=device)
+    tables, genre_rows = _tables_and_rows(stepper, genres, device)
 
+    starts = [stepper.start_state(genre) for genre in genres]
+    hidden, cell, final_logits = (
+        torch.stack([start[part] for start in starts]) for part in range(3)
+    )
     shortest = int(lengths.min())
-    hidden, cell, final_logits = (part.expand(len(ids), -1) for part in stepper.start_state)
     for t in range(forced.shape[1]):
-        logits, (new_hidden, new_cell) = stepper.step(forced[:, t], (hidden, cell))
+        symbols = tables.symbols(forced[:, t], genre_rows)
+        logits, (new_hidden, new_cell) = stepper.step(symbols, (hidden, cell), tables)
         if t < shortest:  # every row is still reading
             hidden, cell, final_logits = new_hidden, new_cell, logits
             continue

@@ -16,7 +16,7 @@ SCORING_BATCH_SIZE = 256
 
 def batch_nats(model: CharModel, batch: Batch) -> torch.Tensor:
     """Negative log-likelihood in nats of each name of the batch, end symbol included: (N,)."""
-    logits, _ = model(batch.inputs)
+    logits, _ = model(batch.inputs, tags=batch.tags)
     losses = F.cross_entropy(
         logits.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=PAD, reduction="none"
     )
@@ -24,16 +24,18 @@ def batch_nats(model: CharModel, batch: Batch) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def name_nats(model: CharModel, vocabulary: Vocabulary, names: list[str]) -> list[float]:
-    """Each name's negative log-likelihood in nats, in the order given."""
+def name_nats(
+    model: CharModel, vocabulary: Vocabulary, names: list[str], tags: torch.Tensor | None = None
+) -> list[float]:
+    """Each name's negative log-likelihood in nats, in the order given (given its tags)."""
     device = model.decoder.weight.device
     encoded = [vocabulary.encode(name) for name in names]
     order = sorted(range(len(names)), key=lambda index: len(encoded[index]))
     nats = [0.0] * len(names)
     for start in range(0, len(order), SCORING_BATCH_SIZE):
         chunk = order[start : start + SCORING_BATCH_SIZE]
-        batch = collate([encoded[index] for index in chunk])
-        batch = Batch(batch.inputs.to(device), batch.targets.to(device), batch.symbols)
+        chunk_tags = None if tags is None else tags[chunk]
+        batch = collate([encoded[index] for index in chunk], chunk_tags).to(device)
         for index, value in zip(chunk, batch_nats(model, batch).tolist(), strict=True):
             nats[index] = value
     return nats

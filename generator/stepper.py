@@ -14,6 +14,8 @@ names do not need more precision. Scoring (bits per character) never goes throug
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from generator.milstm import State
@@ -35,46 +37,98 @@ def fast_dtype(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
+@dataclass(frozen=True)
+class GateTables:
+    """Per-character gate tables for a few genres, stacked: row g * V + c is character c in
+    the g-th genre. `symbols` turns characters and each row's genre into row numbers."""
+
+    scale: torch.Tensor | None  # (G V, 4H); None for the LSTM
+    shift: torch.Tensor  # (G V, 4H)
+    vocab_size: int
+
+    def symbols(self, tokens: torch.Tensor, genre_rows: torch.Tensor | None) -> torch.Tensor:
+        return tokens if genre_rows is None else tokens + genre_rows * self.vocab_size
+
+
 class Stepper:
     """Steps a model for sampling: its logits give symbols never written probability zero."""
 
     def __init__(self, model: CharModel, dtype: torch.dtype | None = None) -> None:
         weight = model.decoder.weight
+        self.model = model
+        self.genre_tags = model.config.genre_tags
         with torch.no_grad():
-            scale, shift, recurrent = model.recurrent.sampling_terms(model.embedding.weight)
-            self.scale = None if scale is None else scale.detach().clone()
-            self.shift = shift.detach().clone()
+            _, _, recurrent = model.recurrent.sampling_terms(model.embedding.weight)
             self.dtype = dtype or fast_dtype(weight.device)
             self.recurrent_product = _product(recurrent.detach(), self.dtype)  # h -> U h
             self.decoder_t = weight.detach().t().contiguous()  # (H, V)
             self.decoder_bias = model.decoder.bias.detach().clone()
             self.decoder_bias[list(NEVER_SAMPLED)] = float("-inf")
         self.hidden_size = recurrent.shape[1]
-        # every name starts by reading <start> from a zero state: do that once
-        start = torch.full((1,), START, dtype=torch.long, device=self.shift.device)
-        logits, (hidden, cell) = self.step(start, self.initial_state(1))
-        self.start_state = (hidden[0], cell[0], logits[0])
+        self._genre_tables: dict[str | None, tuple[torch.Tensor | None, torch.Tensor]] = {}
+        self._start_states: dict[str | None, tuple[torch.Tensor, ...]] = {}
+        self.plain_tables = self.gate_tables([None])
+
+    @torch.no_grad()
+    def gate_tables(self, genres: list[str | None]) -> GateTables:
+        """The stacked tables for these genres (None: no genre), in this order."""
+        parts = [self._tables_for(genre) for genre in genres]
+        scale = None if parts[0][0] is None else torch.cat([part[0] for part in parts])
+        return GateTables(scale, torch.cat([part[1] for part in parts]), len(self.decoder_bias))
+
+    def start_state(self, genre: str | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Hidden, cell and logits (one row each) after reading <start> in this genre."""
+        if genre not in self._start_states:
+            tables = self.gate_tables([genre])
+            start = torch.full((1,), START, dtype=torch.long, device=self.decoder_t.device)
+            logits, (hidden, cell) = self.step(start, self.initial_state(1), tables)
+            self._start_states[genre] = (hidden[0], cell[0], logits[0])
+        return self._start_states[genre]
 
     def initial_state(self, rows: int) -> State:
-        zeros = self.shift.new_zeros(rows, self.hidden_size)
+        zeros = self.decoder_t.new_zeros(rows, self.hidden_size)
         return zeros, zeros.clone()
 
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """tokens (N,) -> logits (N, V) and the new state."""
+    def step(
+        self, symbols: torch.Tensor, state: State, tables: GateTables | None = None
+    ) -> tuple[torch.Tensor, State]:
+        """symbols (N,), rows of `tables` -> logits (N, V) and the new state."""
+        tables = tables or self.plain_tables
         hidden, cell = state
         size = self.hidden_size
         recurrent = self.recurrent_product(hidden)  # (N, 4H)
-        pre = self.shift.index_select(0, tokens)
-        if self.scale is None:
+        pre = tables.shift.index_select(0, symbols)
+        if tables.scale is None:
             pre += recurrent
         else:
-            pre.addcmul_(self.scale.index_select(0, tokens), recurrent)
+            pre.addcmul_(tables.scale.index_select(0, symbols), recurrent)
         torch.sigmoid(pre[:, : 3 * size], out=pre[:, : 3 * size])
         torch.tanh(pre[:, 3 * size :], out=pre[:, 3 * size :])
         input_gate, forget_gate, output_gate, block_input = pre.chunk(4, dim=1)
         cell = torch.addcmul(forget_gate * cell, input_gate, block_input)
         hidden = output_gate * torch.tanh(cell)
         return torch.addmm(self.decoder_bias, hidden, self.decoder_t), (hidden, cell)
+
+    @torch.no_grad()
+    def _tables_for(self, genre: str | None) -> tuple[torch.Tensor | None, torch.Tensor]:
+        if genre not in self._genre_tables:
+            embeddings = self.model.embedding.weight.detach()
+            if genre is not None:
+                if genre not in self.genre_tags:
+                    raise ValueError(
+                        "this model was trained without genre tags; leave the genre out"
+                        if not self.genre_tags
+                        else f"this model knows no genre {genre!r}"
+                    )
+                one_hot = torch.zeros(len(self.genre_tags), device=embeddings.device)
+                one_hot[self.genre_tags.index(genre)] = 1.0
+                embeddings = embeddings + self.model.genre_embedding(one_hot)
+            scale, shift, _ = self.model.recurrent.sampling_terms(embeddings)
+            self._genre_tables[genre] = (
+                None if scale is None else scale.detach().clone(),
+                shift.detach().clone(),
+            )
+        return self._genre_tables[genre]
 
 
 def _product(weight: torch.Tensor, dtype: torch.dtype):

@@ -16,7 +16,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from generator.batches import Batch, collate, encode_names, epoch_plan, fixed_batches
+from generator.batches import collate, encode_names, epoch_plan, fixed_batches
 from generator.checkpoint import Checkpoint, TrainingState, save_checkpoint
 from generator.devices import autocast, keep_freed_memory
 from generator.distributed import World
@@ -55,9 +55,10 @@ class Trainer:
         vocabulary: Vocabulary,
         known_names: KnownNames,
         data_sha256: str,
-        train_names: list[str],
-        validation_names: list[str],
+        train: tuple[list[str], torch.Tensor | None],
+        validation: tuple[list[str], torch.Tensor | None],
     ) -> None:
+        """`train` and `validation` are names with their multi-hot style tags (or None)."""
         self.options = options
         self.device = device
         if device.type == "cpu":
@@ -71,9 +72,10 @@ class Trainer:
         self.vocabulary = vocabulary
         self.known_names = known_names
         self.data_sha256 = data_sha256
-        self.train_sequences = encode_names(train_names, vocabulary)
+        self.train_sequences = encode_names(train[0], vocabulary)
+        self.train_tags = train[1]
         self.validation_batches = fixed_batches(
-            encode_names(validation_names, vocabulary), VALIDATION_BATCH_SIZE
+            encode_names(validation[0], vocabulary), VALIDATION_BATCH_SIZE, validation[1]
         )
         self.best_path = Path(options.out)
         self.resume_path, history_path = companion_paths(options.out)
@@ -155,9 +157,11 @@ class Trainer:
         # a process left without names still takes part in averaging the gradients,
         # with a loss of weight zero
         weight = self.world.size / symbols if mine else 0.0
-        batch = collate([self.train_sequences[i] for i in mine or indices[:1]])
+        rows = mine or indices[:1]
+        tags = self._training_tags(indices, rows)
+        batch = collate([self.train_sequences[i] for i in rows], tags)
         with autocast(self.options.precision, self.device):
-            nats = batch_nats(self.network, self._to_device(batch)).sum()
+            nats = batch_nats(self.network, batch.to(self.device)).sum()
         self.optimizer.zero_grad(set_to_none=True)
         (nats * weight).backward()
         if self.options.clip > 0:
@@ -170,6 +174,19 @@ class Trainer:
         self.epoch_nats += total_nats.item()
         self.epoch_symbols += symbols
         return total_nats.item() / symbols / math.log(2), symbols
+
+    def _training_tags(self, batch: list[int], rows: list[int]) -> torch.Tensor | None:
+        """The tags of `rows` (names of `batch`), each hidden with probability tag_dropout,
+        so that the same model also learns to write names without being told a style.
+
+        Which names lose their tags is drawn for the whole batch, so that every process of
+        a distributed run draws the same numbers as a single process would.
+        """
+        if self.train_tags is None:
+            return None
+        shown = torch.rand(len(batch), 1) >= self.options.tag_dropout
+        position = {name: place for place, name in enumerate(batch)}
+        return self.train_tags[rows] * shown[[position[row] for row in rows]]
 
     def _finish_epoch(self) -> None:
         train_bits = self.epoch_nats / self.epoch_symbols / math.log(2)
@@ -206,7 +223,7 @@ class Trainer:
         total_nats, total_symbols = 0.0, 0
         for batch in self.validation_batches:
             with autocast(self.options.precision, self.device):
-                total_nats += batch_nats(self.model, self._to_device(batch)).sum().item()
+                total_nats += batch_nats(self.model, batch.to(self.device)).sum().item()
             total_symbols += batch.symbols
         self.model.train()
         return total_nats / total_symbols / math.log(2)
@@ -224,9 +241,6 @@ class Trainer:
         )
         self.model.train()
         return [name if name is not None else "(no end)" for name in names]
-
-    def _to_device(self, batch: Batch) -> Batch:
-        return Batch(batch.inputs.to(self.device), batch.targets.to(self.device), batch.symbols)
 
     def _checkpoint(self, with_state: bool) -> Checkpoint:
         training = {

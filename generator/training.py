@@ -9,13 +9,15 @@ from pathlib import Path
 
 import torch
 
+from generator.batches import tag_matrix
 from generator.checkpoint import Checkpoint, load_checkpoint
 from generator.devices import check_precision, resolve_device
 from generator.distributed import join_world, leave_world
 from generator.errors import BandnameError, CheckpointError
 from generator.freshness import KnownNames
+from generator.genres import TAGS, tags_by_name
 from generator.model import CharModel, ModelConfig
-from generator.names import load_names, split_names
+from generator.names import prepare_names, read_columns, split_names
 from generator.options import RESUMABLE_OVERRIDES, TrainingOptions, file_sha256
 from generator.trainer import RunResult, Trainer
 from generator.vocab import Vocabulary
@@ -52,7 +54,7 @@ def train(
 def _train(options, saved, device, world, after_step) -> RunResult:
     torch.manual_seed(options.seed)
     data_sha256 = file_sha256(options.data)
-    names = load_names(options.data, options.column, options.keep_duplicates)
+    names, tags = _read_data(options)
     split = split_names(names, options.validation_fraction, options.seed)
     if not split.train or not split.validation:
         raise BandnameError(
@@ -63,19 +65,30 @@ def _train(options, saved, device, world, after_step) -> RunResult:
     vocabulary = (
         saved.vocabulary if saved else Vocabulary.build(split.train, options.min_char_count)
     )
+    genre_tags = TAGS if tags is not None else ()
     log.info(
-        "%d training and %d validation names, %d symbols in the vocabulary, device %s, %s",
+        "%d training and %d validation names, %d symbols in the vocabulary, %s, device %s, %s",
         len(split.train),
         len(split.validation),
         len(vocabulary),
+        f"{len(genre_tags)} style tags" if genre_tags else "no style tags",
         device,
         options.precision,
     )
 
     config = ModelConfig(
-        len(vocabulary), options.cell, options.embedding_size, options.hidden_size, options.dropout
+        len(vocabulary),
+        options.cell,
+        options.embedding_size,
+        options.hidden_size,
+        options.dropout,
+        genre_tags,
     )
     model = CharModel(config).to(device)
+
+    def tags_for(part: list[str]):
+        return None if tags is None else tag_matrix([tags[name] for name in part], genre_tags)
+
     trainer = Trainer(
         options,
         device,
@@ -84,12 +97,24 @@ def _train(options, saved, device, world, after_step) -> RunResult:
         vocabulary,
         KnownNames.from_names(names),
         data_sha256,
-        split.train,
-        split.validation,
+        (split.train, tags_for(split.train)),
+        (split.validation, tags_for(split.validation)),
     )
     if saved is not None:
         trainer.restore(saved)
     return trainer.fit(after_step)
+
+
+def _read_data(options: TrainingOptions) -> tuple[list[str], dict[str, frozenset] | None]:
+    """The cleaned names and, when the CSV has the genre column, each name's style tags."""
+    optional = (options.genre_column,) if options.genre_column else ()
+    columns = read_columns(options.data, [options.column], optional)
+    names = prepare_names(columns[options.column], options.keep_duplicates)
+    if options.genre_column not in columns:
+        if options.genre_column:
+            log.info("no %r column: training without style tags", options.genre_column)
+        return names, None
+    return names, tags_by_name(columns[options.column], columns[options.genre_column])
 
 
 def _resume_options(path: Path, changes: dict) -> tuple[TrainingOptions, Checkpoint]:

@@ -70,7 +70,7 @@ def test_evaluate_prints_json_with_every_figure(tiny_checkpoint, bands_csv):
     )
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
-    assert set(figures) == {"bits_per_char", "nats_per_char", "names", "chars", "unknown_chars"}
+    assert set(figures) >= {"bits_per_char", "nats_per_char", "names", "chars", "unknown_chars"}
     assert figures["bits_per_char"] == pytest.approx(figures["nats_per_char"] / 0.6931471805599453)
     assert figures["names"] == round(len(made_up_band_names()) * 0.1)
 
