@@ -61,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--out", "checkpoint to write: the best model by validation")
     add("--resume", "continue the run saved at PATH (its .resume file)", metavar="PATH")
     add("--samples", "names to show after each epoch", type=int)
+    add("--genre-column", "column of genre strings for style tags; '' trains without")
+    add("--tag-dropout", "share of names trained with their style tags hidden", type=float)
     return parser.parse_args(argv)
 
 
