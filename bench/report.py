@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import platform
+import sys
 from pathlib import Path
 
 import torch
+
+from generator.errors import BandnameError
 
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -62,3 +66,15 @@ def goal(description: str, measured: float, met: bool) -> dict:
 def exit_status(report: dict, check: bool) -> int:
     """1 when `check` is asked for and a goal measured in this run was missed, else 0."""
     return int(check and not all(measured["met"] for measured in report["goals"]))
+
+
+def run_benchmark(args, run, render) -> int:
+    """Measure, print the table (or one JSON object with --json), and return the exit status:
+    2 for bad input, 1 when --check is given and a goal is missed, else 0."""
+    try:
+        report = run(args)
+    except BandnameError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return exit_status(report, args.check)

@@ -15,7 +15,6 @@ call, in milliseconds: median and 90th percentile.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import statistics
@@ -29,13 +28,13 @@ import torch
 from bench.data import benchmark_names
 from bench.report import (
     describe_machine,
-    exit_status,
     format_table,
     goal,
     goal_lines,
     machine_line,
+    run_benchmark,
 )
-from generator import DEFAULT_CHECKPOINT, BandnameError, NameGenerator
+from generator import DEFAULT_CHECKPOINT, NameGenerator
 from generator.freshness import KnownNames
 from generator.model import CharModel, ModelConfig
 from generator.names import MAX_NAME_LENGTH
@@ -321,14 +320,7 @@ def render(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        report = run(args)
-    except BandnameError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=2) if args.json else render(report))
-    return exit_status(report, args.check)
+    return run_benchmark(parse_args(argv), run, render)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ threads than idle cores), since oversubscribed threads make every figure meaning
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -26,11 +25,11 @@ import torch
 from bench.data import benchmark_names
 from bench.report import (
     describe_machine,
-    exit_status,
     format_table,
     goal,
     goal_lines,
     machine_line,
+    run_benchmark,
 )
 from bench.seed_loop import SeedCharModel, time_seed_loop
 from generator.batches import Batch, collate, encode_names, epoch_plan
@@ -290,14 +289,7 @@ def render(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        report = run(args)
-    except BandnameError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=2) if args.json else render(report))
-    return exit_status(report, args.check)
+    return run_benchmark(parse_args(argv), run, render)
 
 
 if __name__ == "__main__":
