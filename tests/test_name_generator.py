@@ -96,8 +96,9 @@ def test_draws_follow_the_distribution_and_skip_impossible_symbols():
 def test_primes_of_different_lengths_read_together_match_reading_alone(generator):
     from generator.sampling import _read
 
-    together = _read(generator.stepper, generator.vocabulary, ["Rot", "Grave Ritual", ""])
-    for prime, state in zip(["Rot", "Grave Ritual", ""], together, strict=True):
-        (alone,) = _read(generator.stepper, generator.vocabulary, [prime])
+    keys = [("Rot", None), ("Grave Ritual", "doom"), ("", None), ("", "brutal")]
+    together = _read(generator.stepper, generator.vocabulary, keys)
+    for key, state in zip(keys, together, strict=True):
+        (alone,) = _read(generator.stepper, generator.vocabulary, [key])
         for part, expected in zip(state, alone, strict=True):
             torch.testing.assert_close(part, expected)
