@@ -14,10 +14,11 @@ Grouping the terms by U h gives the form we compute:
     pre_t = A_t * (U h_{t-1}) + B_t,   A_t = alpha * W x_t + beta1,   B_t = beta2 * W x_t + b
 
 A and B depend on the inputs only, so they are made for the whole sequence at once, outside
-the recurrence, by ordinary autograd. What is left inside the loop is one matrix product and
-a few elementwise operations per step. The loop runs in `MultiplicativeRecurrence`, an
-autograd function with a hand-written backward pass: recording a dozen small operations per
-step with autograd costs more than the arithmetic itself at the batch sizes we train with.
+the recurrence (`InputTerms`). What is left inside the loop is one matrix product and a few
+elementwise operations per step. The loop runs in `MultiplicativeRecurrence`, an autograd
+function with a hand-written backward pass: recording a dozen small operations per step with
+autograd costs more than the arithmetic itself at the batch sizes we train with. Both
+functions are checked against the equations above by tests/test_milstm.py.
 """
 
 from __future__ import annotations
