@@ -76,16 +76,8 @@ class NameGenerator:
         Requests with a seed are sampled on their own, so the same seed gives the same names
         whatever else is asked at the same time.
         """
-        for request in requests:
-            if request.genre is not None and request.genre not in self.genres:
-                raise ValueError(
-                    f"this model knows no genre {request.genre!r}; "
-                    + (
-                        f"choose one of: {', '.join(self.genres)}"
-                        if self.genres
-                        else "it was trained without genre tags, so leave the genre out"
-                    )
-                )
+        for genre in {request.genre for request in requests}:
+            self.stepper.gate_tables([genre])  # refuses a genre the model lacks, before any work
         answers: list[list[str]] = [[] for _ in requests]
         unseeded = [index for index, request in enumerate(requests) if request.seed is None]
         if unseeded:

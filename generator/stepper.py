@@ -116,9 +116,12 @@ class Stepper:
             if genre is not None:
                 if genre not in self.genre_tags:
                     raise ValueError(
-                        "this model was trained without genre tags; leave the genre out"
-                        if not self.genre_tags
-                        else f"this model knows no genre {genre!r}"
+                        f"this model knows no genre {genre!r}; "
+                        + (
+                            f"choose one of: {', '.join(self.genre_tags)}"
+                            if self.genre_tags
+                            else "it was trained without genre tags, so leave the genre out"
+                        )
                     )
                 one_hot = torch.zeros(len(self.genre_tags), device=embeddings.device)
                 one_hot[self.genre_tags.index(genre)] = 1.0

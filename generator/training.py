@@ -62,10 +62,14 @@ def _train(options, saved, device, world, after_step) -> RunResult:
         )
     if saved is not None and saved.training["data_sha256"] != data_sha256:
         raise BandnameError(f"{options.data} changed since the interrupted run; cannot resume")
+    # a resumed run rebuilds exactly the saved network, whatever this code's defaults are now
     vocabulary = (
         saved.vocabulary if saved else Vocabulary.build(split.train, options.min_char_count)
     )
-    genre_tags = TAGS if tags is not None else ()
+    config = saved.config if saved else _new_config(options, len(vocabulary), tags is not None)
+    genre_tags = config.genre_tags
+    if not genre_tags:
+        tags = None
     log.info(
         "%d training and %d validation names, %d symbols in the vocabulary, %s, device %s, %s",
         len(split.train),
@@ -74,15 +78,6 @@ def _train(options, saved, device, world, after_step) -> RunResult:
         f"{len(genre_tags)} style tags" if genre_tags else "no style tags",
         device,
         options.precision,
-    )
-
-    config = ModelConfig(
-        len(vocabulary),
-        options.cell,
-        options.embedding_size,
-        options.hidden_size,
-        options.dropout,
-        genre_tags,
     )
     model = CharModel(config).to(device)
 
@@ -103,6 +98,17 @@ def _train(options, saved, device, world, after_step) -> RunResult:
     if saved is not None:
         trainer.restore(saved)
     return trainer.fit(after_step)
+
+
+def _new_config(options: TrainingOptions, vocabulary_size: int, tagged: bool) -> ModelConfig:
+    return ModelConfig(
+        vocabulary_size,
+        options.cell,
+        options.embedding_size,
+        options.hidden_size,
+        options.dropout,
+        TAGS if tagged else (),
+    )
 
 
 def _read_data(options: TrainingOptions) -> tuple[list[str], dict[str, frozenset] | None]:
