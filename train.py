@@ -47,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--hidden-size", "recurrent units", type=int)
     add("--embedding-size", "size of the character embedding", type=int)
     add("--dropout", "dropout on embeddings and recurrent outputs", type=float)
+    add("--weight-drop", "share of recurrent weights dropped in each step", type=float)
+    add(
+        "--average-decay",
+        "validate and save a moving average of the weights with this decay (0 for none)",
+        type=float,
+    )
     add("--epochs", "passes over the training names", type=int)
     add("--batch-size", "names per optimizer step", type=int)
     add("--lr", "Adam learning rate of the first epoch", type=float)
@@ -55,7 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--validation-fraction", "share of distinct names held out for validation", type=float)
     add("--keep-duplicates", "train on repeated names as often as listed", action="store_true")
     add("--min-char-count", "characters rarer than this are read as <unk>", type=int)
-    add("--seed", "seed for the split, the batch order and the weights", type=int)
+    add("--seed", "seed for the weights, the batch order and dropout", type=int)
+    add("--split-seed", "seed for which names are held out for validation", type=int)
     add("--device", "where to train", choices=DEVICES)
     add("--precision", "bf16 runs matrix products in bfloat16 where supported", choices=PRECISIONS)
     add("--out", "checkpoint to write: the best model by validation")

@@ -26,6 +26,7 @@ FORMAT_VERSION = 1
 
 MODEL_PREFIX = "model."
 OPTIMIZER_PREFIX = "optimizer."
+AVERAGE_PREFIX = "average."
 KNOWN_NAMES_KEY = "known_names"
 RNG_KEY = "rng_state"
 
@@ -37,6 +38,7 @@ class TrainingState:
     optimizer: dict
     progress: dict
     rng_state: torch.Tensor
+    average: dict[str, torch.Tensor] | None = None  # moving average of the weights, if kept
 
 
 @dataclass
@@ -95,6 +97,8 @@ def save_checkpoint(
         optimizer_tensors, optimizer_rest = _flatten_optimizer(checkpoint.state.optimizer)
         tensors.update(optimizer_tensors)
         tensors[RNG_KEY] = checkpoint.state.rng_state
+        for name, tensor in (checkpoint.state.average or {}).items():
+            tensors[AVERAGE_PREFIX + name] = tensor.detach().cpu().contiguous()
         metadata["optimizer"] = json.dumps(optimizer_rest)
         metadata["progress"] = json.dumps(checkpoint.state.progress)
     _atomic_write(Path(path), lambda temporary: save_file(tensors, temporary, metadata))
@@ -136,7 +140,14 @@ def _assemble(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Che
             name: t for name, t in tensors.items() if name.startswith(OPTIMIZER_PREFIX)
         }
         optimizer = _unflatten_optimizer(optimizer_tensors, json.loads(metadata["optimizer"]))
-        state = TrainingState(optimizer, json.loads(metadata["progress"]), tensors[RNG_KEY])
+        average = {
+            name[len(AVERAGE_PREFIX) :]: t
+            for name, t in tensors.items()
+            if name.startswith(AVERAGE_PREFIX)
+        }
+        state = TrainingState(
+            optimizer, json.loads(metadata["progress"]), tensors[RNG_KEY], average or None
+        )
     return Checkpoint(
         config=ModelConfig(**json.loads(metadata["config"])),
         vocabulary=Vocabulary(tuple(json.loads(metadata["vocabulary"]))),

@@ -20,6 +20,7 @@ from generator.errors import BandnameError
 from generator.genres import tags_by_name
 from generator.name_generator import NameGenerator
 from generator.names import prepare_names, read_columns, split_names
+from generator.options import TrainingOptions
 from generator.vocab import UNK
 
 # the shuffled-tags figure shuffles with this seed, so it is reproducible
@@ -57,10 +58,10 @@ def _bits_per_char(generator, names, tags, symbols: int) -> float:
 
 def training_split(generator: NameGenerator, names: list[str]):
     """The train/validation split the checkpoint's training run made of these names."""
-    options = generator.training.get("options")
-    if not options:
+    if not generator.training.get("options"):
         raise BandnameError("this checkpoint does not record how its training data was split")
-    return split_names(names, options["validation_fraction"], options["seed"])
+    options = TrainingOptions.saved_in(generator.training)
+    return split_names(names, options.validation_fraction, options.split_seed)
 
 
 def main(argv: list[str] | None = None) -> int:

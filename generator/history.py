@@ -22,7 +22,9 @@ class History:
         train_bits_per_char: float,
         validation_bits_per_char: float,
         learning_rate: float,
+        **extra: float,
     ) -> None:
+        """`extra` holds further figures of the epoch, such as the raw weights' validation."""
         self.epochs.append(
             {
                 "epoch": epoch,
@@ -30,6 +32,7 @@ class History:
                 "train_bits_per_char": train_bits_per_char,
                 "validation_bits_per_char": validation_bits_per_char,
                 "learning_rate": learning_rate,
+                **extra,
             }
         )
 

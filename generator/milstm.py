@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 State = tuple[torch.Tensor, torch.Tensor]
@@ -202,10 +203,12 @@ def _backward_factors(gates, cells, tanh_cells):
 class MILSTM(nn.Module):
     """One MI-LSTM layer over time-major input: (T, N, input_size) -> (T, N, hidden_size)."""
 
-    def __init__(self, input_size: int, hidden_size: int) -> None:
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0) -> None:
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
+        # DropConnect on U: one mask a training step, shared by every time step
+        self.weight_drop = weight_drop
         # W and U hold the four gates stacked in the order i, f, o, z
         self.input_weight = nn.Parameter(torch.empty(4 * hidden_size, input_size))
         self.recurrent_weight = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
@@ -247,7 +250,10 @@ class MILSTM(nn.Module):
         if state is None:
             state = self.initial_state(inputs.shape[1], inputs.float())
         A, B = self.input_terms(inputs)
+        recurrent_weight = self.recurrent_weight
+        if self.training and self.weight_drop > 0:
+            recurrent_weight = F.dropout(recurrent_weight, self.weight_drop)
         outputs, final_cell = MultiplicativeRecurrence.apply(
-            A, B, self.recurrent_weight, state[0], state[1]
+            A, B, recurrent_weight, state[0], state[1]
         )
         return outputs, (outputs[-1], final_cell)

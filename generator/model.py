@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from generator.milstm import MILSTM, State
@@ -22,6 +23,7 @@ class ModelConfig:
     hidden_size: int = 1024
     dropout: float = 0.0
     genre_tags: tuple[str, ...] = ()  # style tags the model is conditioned on; () for none
+    weight_drop: float = 0.0  # share of recurrent weights dropped in each training step
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "genre_tags", tuple(self.genre_tags))  # JSON gives a list
@@ -30,8 +32,10 @@ class ModelConfig:
         for field_name in ("vocab_size", "embedding_size", "hidden_size"):
             if getattr(self, field_name) < 1:
                 raise ValueError(f"{field_name} must be positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        for field_name in ("dropout", "weight_drop"):
+            value = getattr(self, field_name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{field_name} must be in [0, 1), got {value}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -40,16 +44,32 @@ class ModelConfig:
 class TorchLSTM(nn.Module):
     """torch.nn.LSTM behind the same interface as MILSTM, for honest comparisons."""
 
-    def __init__(self, input_size: int, hidden_size: int) -> None:
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0) -> None:
         super().__init__()
         self.hidden_size = hidden_size
+        self.weight_drop = weight_drop
         self.lstm = nn.LSTM(input_size, hidden_size)
 
     def forward(self, inputs: torch.Tensor, state: State | None = None):
         if state is not None:
             state = (state[0].unsqueeze(0), state[1].unsqueeze(0))
-        outputs, (hidden, cell) = self.lstm(inputs, state)
+        if self.training and self.weight_drop > 0:
+            outputs, (hidden, cell) = self._forward_dropping_weights(inputs, state)
+        else:
+            outputs, (hidden, cell) = self.lstm(inputs, state)
         return outputs, (hidden.squeeze(0), cell.squeeze(0))
+
+    def _forward_dropping_weights(self, inputs: torch.Tensor, state):
+        # nn.LSTM reads its weights itself, so the kernel behind it is called with a
+        # dropped-out copy of the recurrent matrix instead
+        lstm = self.lstm
+        if state is None:
+            zeros = inputs.new_zeros(1, inputs.shape[1], self.hidden_size)
+            state = (zeros, zeros)
+        recurrent = F.dropout(lstm.weight_hh_l0, self.weight_drop)
+        weights = [lstm.weight_ih_l0, recurrent, lstm.bias_ih_l0, lstm.bias_hh_l0]
+        outputs, hidden, cell = torch.lstm(inputs, state, weights, True, 1, 0.0, True, False, False)
+        return outputs, (hidden, cell)
 
     def sampling_terms(self, embeddings: torch.Tensor):
         """No scale, the input side as a per-character shift, and U: see generator.stepper.
@@ -74,7 +94,9 @@ class CharModel(nn.Module):
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
         recurrent_class = MILSTM if config.cell == "milstm" else TorchLSTM
-        self.recurrent = recurrent_class(config.embedding_size, config.hidden_size)
+        self.recurrent = recurrent_class(
+            config.embedding_size, config.hidden_size, config.weight_drop
+        )
         self.dropout = nn.Dropout(config.dropout)
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
         # each style tag adds a learned vector to every character's embedding

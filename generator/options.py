@@ -23,6 +23,8 @@ class TrainingOptions:
     hidden_size: int = 1024
     embedding_size: int = 64
     dropout: float = 0.0
+    weight_drop: float = 0.0  # DropConnect on the recurrent weights
+    average_decay: float = 0.0  # decay of the moving average of the weights; 0 for none
     epochs: int = 3
     batch_size: int = 64
     lr: float = 5e-4
@@ -31,13 +33,22 @@ class TrainingOptions:
     validation_fraction: float = 0.05
     keep_duplicates: bool = False
     min_char_count: int = 3
-    seed: int = 0
+    seed: int = 0  # weights, batch order, dropout
+    split_seed: int = 0  # which names are held out: runs with other seeds share one split
     device: str = "auto"
     precision: str = "fp32"
     out: str = "checkpoints/bandname.safetensors"
     samples: int = 5
     genre_column: str = "genre"  # "" trains without style tags
     tag_dropout: float = 0.3  # share of names trained with their tags hidden
+
+    @classmethod
+    def saved_in(cls, training: dict) -> TrainingOptions:
+        """The options recorded in a checkpoint's training metadata."""
+        options = dict(training["options"])
+        # runs from before --split-seed held out names chosen by --seed
+        options.setdefault("split_seed", options["seed"])
+        return cls(**options)
 
     def learning_rate(self, epoch: int) -> float:
         """The rate for a 1-based epoch: `lr`, multiplied by `lr_decay` at each later epoch."""

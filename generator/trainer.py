@@ -7,6 +7,7 @@ import math
 import signal
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from generator.averaging import WeightAverage
 from generator.batches import collate, encode_names, epoch_plan, fixed_batches
 from generator.checkpoint import Checkpoint, TrainingState, save_checkpoint
 from generator.devices import autocast, keep_freed_memory
@@ -69,6 +71,9 @@ class Trainer:
         # gradients are averaged between them during backward
         self.network = DistributedDataParallel(model) if world.is_distributed else model
         self.optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
+        self.average = (
+            WeightAverage(model, options.average_decay) if options.average_decay > 0 else None
+        )
         self.vocabulary = vocabulary
         self.known_names = known_names
         self.data_sha256 = data_sha256
@@ -94,6 +99,8 @@ class Trainer:
         self.epoch_nats, self.epoch_symbols = progress["epoch_nats"], progress["epoch_symbols"]
         self.history.load(progress["history"])
         torch.set_rng_state(checkpoint.state.rng_state)
+        if self.average is not None:
+            self.average.load_state_dict(checkpoint.state.average, progress["average_updates"])
 
     def fit(self, after_step: Callable[[int], None] | None = None) -> RunResult:
         previous_handler = signal.signal(signal.SIGINT, self._on_interrupt)
@@ -167,6 +174,8 @@ class Trainer:
         if self.options.clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.options.clip)
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update()
 
         total_nats = nats.detach() * (1.0 if mine else 0.0)
         if self.world.is_distributed:
@@ -190,31 +199,48 @@ class Trainer:
 
     def _finish_epoch(self) -> None:
         train_bits = self.epoch_nats / self.epoch_symbols / math.log(2)
-        validation_bits = self.validation_bits_per_char()
-        improved = self.best_bits is None or validation_bits < self.best_bits
-        if improved:
-            self.best_bits = validation_bits
-        self.history.add_epoch(
-            self.epoch, train_bits, validation_bits, self.options.learning_rate(self.epoch)
-        )
-        if self.world.is_main:
-            log.info(
-                "epoch %d/%d | train %.4f bits/char | validation %.4f bits/char%s",
+        extra, raw_note = {}, ""
+        if self.average is not None:
+            # the raw weights' figure beside the average's shows what averaging buys
+            extra["raw_validation_bits_per_char"] = self.validation_bits_per_char()
+            raw_note = f" (raw weights {extra['raw_validation_bits_per_char']:.4f})"
+        with self._evaluated_weights():
+            validation_bits = self.validation_bits_per_char()
+            improved = self.best_bits is None or validation_bits < self.best_bits
+            if improved:
+                self.best_bits = validation_bits
+            self.history.add_epoch(
                 self.epoch,
-                self.options.epochs,
                 train_bits,
                 validation_bits,
-                " | best so far, saved" if improved else "",
+                self.options.learning_rate(self.epoch),
+                **extra,
             )
-            if self.options.samples:
-                log.info("samples: %s", " · ".join(self._samples()))
-        self.epoch, self.batch = self.epoch + 1, 0
-        self.epoch_nats, self.epoch_symbols = 0.0, 0
-        if improved and self.world.is_main:
-            # float16 storage changes validation bits per character by under 1e-6 (measured
-            # on the shipped model) and halves the file; the resume state stays float32
-            save_checkpoint(self._checkpoint(with_state=False), self.best_path, torch.float16)
+            if self.world.is_main:
+                log.info(
+                    "epoch %d/%d | train %.4f bits/char | validation %.4f bits/char%s%s",
+                    self.epoch,
+                    self.options.epochs,
+                    train_bits,
+                    validation_bits,
+                    raw_note,
+                    " | best so far, saved" if improved else "",
+                )
+                if self.options.samples:
+                    log.info("samples: %s", " · ".join(self._samples()))
+            self.epoch, self.batch = self.epoch + 1, 0
+            self.epoch_nats, self.epoch_symbols = 0.0, 0
+            if improved and self.world.is_main:
+                # float16 storage changes validation bits per character by under 1e-6
+                # (measured on the shipped model) and halves the file; the resume state
+                # stays float32
+                best = self._checkpoint(with_state=False)
+                save_checkpoint(best, self.best_path, torch.float16)
         self._save_state()
+
+    def _evaluated_weights(self):
+        """The weights that are validated, sampled from and saved as the best model."""
+        return self.average.applied() if self.average is not None else nullcontext()
 
     @torch.no_grad()
     def validation_bits_per_char(self) -> float:
@@ -263,7 +289,13 @@ class Trainer:
                 "epoch_symbols": self.epoch_symbols,
                 "history": self.history.to_dict(),
             }
-            state = TrainingState(self.optimizer.state_dict(), progress, torch.get_rng_state())
+            average = None
+            if self.average is not None:
+                progress["average_updates"] = self.average.updates
+                average = self.average.state_dict()
+            state = TrainingState(
+                self.optimizer.state_dict(), progress, torch.get_rng_state(), average
+            )
         return Checkpoint.from_model(self.model, self.vocabulary, self.known_names, training, state)
 
     def _save_state(self) -> None:

@@ -55,7 +55,7 @@ def _train(options, saved, device, world, after_step) -> RunResult:
     torch.manual_seed(options.seed)
     data_sha256 = file_sha256(options.data)
     names, tags = _read_data(options)
-    split = split_names(names, options.validation_fraction, options.seed)
+    split = split_names(names, options.validation_fraction, options.split_seed)
     if not split.train or not split.validation:
         raise BandnameError(
             f"{len(names)} names are too few to hold out a validation set; give more names"
@@ -108,6 +108,7 @@ def _new_config(options: TrainingOptions, vocabulary_size: int, tagged: bool) ->
         options.hidden_size,
         options.dropout,
         TAGS if tagged else (),
+        options.weight_drop,
     )
 
 
@@ -137,7 +138,7 @@ def _resume_options(path: Path, changes: dict) -> tuple[TrainingOptions, Checkpo
         raise CheckpointError(f"{path} holds a model but no training state to resume from")
     progress = checkpoint.state.progress
     log.info("resuming %s at epoch %d, batch %d", path, progress["epoch"], progress["batch"])
-    options = replace(TrainingOptions(**checkpoint.training["options"]), **changes)
+    options = replace(TrainingOptions.saved_in(checkpoint.training), **changes)
     if progress["epoch"] > options.epochs:
         log.info(
             "that run already finished %d epochs; pass --epochs to train further",

@@ -48,10 +48,17 @@ def interrupt_at(step_number):
     return after_step
 
 
-@pytest.mark.parametrize("cell", ["milstm", "lstm"])
-def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tmp_path, bands_csv, cell):
+REGULARIZED = dict(weight_drop=0.3, average_decay=0.9)
+
+
+@pytest.mark.parametrize(
+    "cell, extra",
+    [("milstm", {}), ("lstm", {}), ("milstm", REGULARIZED), ("lstm", REGULARIZED)],
+    ids=["milstm", "lstm", "milstm-averaged", "lstm-averaged"],
+)
+def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tmp_path, bands_csv, cell, extra):
     # dropout makes the resumed run depend on the saved random state too
-    options = dict(epochs=2, dropout=0.2, cell=cell)
+    options = dict(epochs=2, dropout=0.2, cell=cell, **extra)
     straight = tmp_path / "straight.safetensors"
     train(tiny_options(bands_csv, straight, **options))
 
@@ -70,7 +77,9 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tmp_path, band
     actual = load_checkpoint(companion_paths(broken)[0])
     for name, tensor in expected.weights.items():
         assert torch.equal(actual.weights[name], tensor), name
-    assert actual.state.progress["history"] == expected.state.progress["history"]
+    for name, tensor in (expected.state.average or {}).items():
+        assert torch.equal(actual.state.average[name], tensor), name
+    assert actual.state.progress == expected.state.progress
 
 
 def test_more_epochs_can_be_added_by_resuming(tmp_path, bands_csv):
