@@ -131,12 +131,16 @@ class KneserNeyModel:
 
     def log_probability(self, name: str) -> float:
         """Natural log of the probability of `name`, its END symbol included."""
+        return sum(math.log(p) for p in self.symbol_probabilities(name))
+
+    def symbol_probabilities(self, name: str) -> list[float]:
+        """p of each symbol of `name` given the ones before it, END last."""
         text = _START_CHAR * (self.order - 1) + _encode_text(name, self.vocab)
         first_predicted = self.order - 1
-        return sum(
-            math.log(self._probability(text[t - first_predicted : t], text[t]))
+        return [
+            self._probability(text[t - first_predicted : t], text[t])
             for t in range(first_predicted, len(text))
-        )
+        ]
 
     def _context_text(self, prefix: Sequence[int]) -> str:
         padded = _START_CHAR * (self.order - 1) + "".join(map(chr, prefix))

@@ -41,5 +41,23 @@ def name_nats(
     return nats
 
 
+@torch.inference_mode()
+def symbol_probabilities(
+    model: CharModel, vocabulary: Vocabulary, names: list[str]
+) -> torch.Tensor:
+    """p of every symbol of every name given the ones before it, END included: name by name,
+    in the order given, as one float64 vector."""
+    device = model.decoder.weight.device
+    pieces = []
+    for start in range(0, len(names), SCORING_BATCH_SIZE):
+        encoded = [vocabulary.encode(name) for name in names[start : start + SCORING_BATCH_SIZE]]
+        batch = collate(encoded).to(device)
+        logits, _ = model(batch.inputs)
+        chosen = torch.log_softmax(logits.double(), dim=2).gather(2, batch.targets.unsqueeze(2))
+        for column, sequence in enumerate(encoded):
+            pieces.append(chosen[: len(sequence) + 1, column, 0].exp().cpu())
+    return torch.cat(pieces)
+
+
 def nats_to_bits(nats: float) -> float:
     return nats / math.log(2)
