@@ -75,11 +75,13 @@ def finished_figure(options: TrainingOptions) -> RunFigure | None:
     )
 
 
-def run_study(data: str, setting: str, seeds: list[int], runs_dir: Path) -> list[RunFigure]:
+def run_study(
+    data: str, setting: str, seeds: list[int], runs_dir: Path, cells: tuple[str, ...] = CELLS
+) -> list[RunFigure]:
     from generator.training import train  # the trainer's imports are only needed here
 
     figures = []
-    for cell in CELLS:
+    for cell in cells:
         for seed in seeds:
             options = run_options(data, setting, cell, seed, runs_dir)
             figure = finished_figure(options)
@@ -98,7 +100,7 @@ def run_study(data: str, setting: str, seeds: list[int], runs_dir: Path) -> list
 def summarize(figures: list[RunFigure]) -> dict[str, dict]:
     """Per cell: the mean, the standard deviation and each seed's best validation."""
     summary = {}
-    for cell in CELLS:
+    for cell in dict.fromkeys(f.cell for f in figures):
         values = [f.best_validation_bits_per_char for f in figures if f.cell == cell]
         summary[cell] = {
             "parameters": next(f.parameters for f in figures if f.cell == cell),
@@ -115,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=TrainingOptions.data, help="CSV of band names")
     parser.add_argument("--setting", choices=sorted(SETTINGS), default="seed")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    parser.add_argument(
+        "--cells",
+        default=",".join(CELLS),
+        help="comma-separated cells; two processes can train one cell each, side by side",
+    )
     parser.add_argument("--runs-dir", default="runs/study", help="where the runs are written")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
@@ -123,9 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         seeds = [int(seed) for seed in args.seeds.split(",")]
     except ValueError:
         parser.error(f"--seeds takes comma-separated integers, not {args.seeds!r}")
+    cells = tuple(args.cells.split(","))
+    unknown = set(cells) - set(CELLS)
+    if unknown:
+        parser.error(f"unknown cell {sorted(unknown)[0]!r}; choose from {', '.join(CELLS)}")
     runs_dir = Path(args.runs_dir)
     try:
-        figures = run_study(args.data, args.setting, seeds, runs_dir)
+        figures = run_study(args.data, args.setting, seeds, runs_dir, cells)
     except BandnameError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -147,10 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {cell} | {figure['parameters']:,} | {spread} | {per_seed} |")
     histories = [
         str(companion_paths(run_options(args.data, args.setting, c, s, runs_dir).out)[1])
-        for c in CELLS
+        for c in cells
         for s in seeds
     ]
-    labels = [f"--label {c}" for c in CELLS for _ in seeds]
+    labels = [f"--label {c}" for c in cells for _ in seeds]
     print("plot: python -m generator.plot " + " ".join(histories) + " " + " ".join(labels))
     return 0
 

@@ -57,8 +57,21 @@ def test_finished_runs_are_read_back_not_trained_again(tmp_path, bands_csv, caps
     assert {path: path.stat().st_mtime_ns for path in tmp_path.iterdir()} == stamps
 
 
-def test_bad_seeds_get_one_line(capsys):
+def test_one_cell_can_be_trained_alone(tmp_path, bands_csv, capsys, tiny_setting):
+    argv = ["--data", str(bands_csv), "--setting", tiny_setting, "--seeds", "0"]
+    result = run_main(capsys, *argv, "--cells", "lstm", "--runs-dir", str(tmp_path))
+    assert list(result["cells"]) == ["lstm"]
+    assert sorted(path.name for path in tmp_path.glob("*.history.json")) == [
+        "tiny-lstm-s0.history.json"
+    ]
+
+
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [("--seeds", "zero", "comma-separated integers"), ("--cells", "gru", "unknown cell")],
+)
+def test_bad_flags_get_one_line(capsys, flag, value, message):
     with pytest.raises(SystemExit) as raised:
-        study.main(["--seeds", "zero"])
+        study.main([flag, value])
     assert raised.value.code == 2
-    assert "comma-separated integers" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
