@@ -149,8 +149,11 @@ def _pyplot():
     return pyplot
 
 
-def draw(runs: list[Run], out: str | Path, smooth: int, title: str | None = None) -> None:
-    """Write the two-panel figure of these runs to a PNG file."""
+def draw(
+    runs: list[Run], out: str | Path, smooth: int, title: str | None = None, raw: bool = True
+) -> None:
+    """Write the two-panel figure of these runs to a PNG file; `raw` adds the unsmoothed
+    loss of every step behind the running means."""
     pyplot = _pyplot()
     figure, (loss_axes, validation_axes) = pyplot.subplots(
         1, 2, figsize=FIGURE_SIZE_INCHES, dpi=FIGURE_DPI
@@ -161,7 +164,8 @@ def draw(runs: list[Run], out: str | Path, smooth: int, title: str | None = None
 
     for run in runs:
         colour = colour_of[run.label]
-        loss_axes.plot(run.steps, run.step_bits_per_char, color=colour, alpha=RAW_CURVE_ALPHA)
+        if raw:
+            loss_axes.plot(run.steps, run.step_bits_per_char, color=colour, alpha=RAW_CURVE_ALPHA)
         loss_axes.plot(run.steps, running_mean(run.step_bits_per_char, smooth), color=colour)
     loss_axes.set_title(f"training loss (running mean over {smooth} steps)")
     loss_axes.set_xlabel("step")
@@ -214,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_SMOOTHING_STEPS,
         help="steps in the running mean of the training loss (default: %(default)s)",
     )
+    parser.add_argument(
+        "--no-raw",
+        action="store_true",
+        help="draw only the running means of the loss, clearer when there are many runs",
+    )
     args = parser.parse_args(argv)
     try:
         if args.smooth < 1:
@@ -224,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"give one --label per run or none: {len(args.runs)} runs, {len(labels)} labels"
             )
         runs = [read_run(path, label) for path, label in zip(args.runs, labels, strict=True)]
-        draw(runs, args.out, args.smooth, args.title)
+        draw(runs, args.out, args.smooth, args.title, raw=not args.no_raw)
     except BandnameError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

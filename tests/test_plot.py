@@ -137,3 +137,12 @@ def test_without_matplotlib_the_install_command_is_the_one_line(tmp_path, capsys
 
     assert main([str(history), "--out", str(tmp_path / "x.png")]) == 2
     assert 'pip install -e ".[plot]"' in one_error_line(capsys)
+
+
+def test_no_raw_leaves_out_the_unsmoothed_curves(tmp_path, capsys):
+    run = write_history(tmp_path / "run.history.json", [3.0, 2.5, 2.2])
+    with_raw, without_raw = tmp_path / "with.png", tmp_path / "without.png"
+    assert main([str(run), "--out", str(with_raw), "--smooth", "5"]) == 0
+    assert main([str(run), "--out", str(without_raw), "--smooth", "5", "--no-raw"]) == 0
+    drawn = without_raw.read_bytes()
+    assert drawn.startswith(PNG_SIGNATURE) and drawn != with_raw.read_bytes()
