@@ -130,33 +130,40 @@ def _read(
 ) -> list[PrimeState]:
     """Read primes of different lengths side by side; a row stops changing when its prime ends.
 
-    Every row starts from the state after <start> in its genre, which the stepper keeps.
+    A row starts from the state after <start> and its prime's first symbol in its genre,
+    which the stepper keeps for every symbol (or after <start> alone, for an empty prime).
     """
     ids = [vocabulary.encode(prime) for prime, _ in keys]
     genres = [genre for _, genre in keys]
     device = stepper.decoder_t.device
-    lengths = torch.tensor([len(row) for row in ids], device=device)
-    forced = torch.full((len(ids), int(lengths.max())), PAD, dtype=torch.long, device=device)
-    for row, row_ids in enumerate(ids):
-        forced[row, : len(row_ids)] = torch.tensor(row_ids, dtype=torch.long, device=device)
-    tables, genre_rows = _tables_and_rows(stepper, genres, device)
+    starts = []
+    for row_ids, genre in zip(ids, genres, strict=True):
+        if row_ids:
+            hidden, cell = stepper.first_symbol_states(genre)
+            starts.append((hidden[row_ids[0]], cell[row_ids[0]]))
+        else:
+            starts.append(stepper.start_state(genre)[:2])
+    hidden, cell = (torch.stack([start[part] for start in starts]) for part in range(2))
 
-    starts = [stepper.start_state(genre) for genre in genres]
-    hidden, cell, final_logits = (
-        torch.stack([start[part] for start in starts]) for part in range(3)
-    )
-    shortest = int(lengths.min())
-    for t in range(forced.shape[1]):
+    rest = [row_ids[1:] for row_ids in ids]
+    lengths = torch.tensor([len(row) for row in rest], device=device)
+    longest, shortest = int(lengths.max()), int(lengths.min())
+    if longest:
+        forced = torch.full((len(rest), longest), PAD, dtype=torch.long, device=device)
+        for row, row_ids in enumerate(rest):
+            forced[row, : len(row_ids)] = torch.tensor(row_ids, dtype=torch.long, device=device)
+        tables, genre_rows = _tables_and_rows(stepper, genres, device)
+    for t in range(longest):
         symbols = tables.symbols(forced[:, t], genre_rows)
-        logits, (new_hidden, new_cell) = stepper.step(symbols, (hidden, cell), tables)
+        new_hidden, new_cell = stepper.advance(symbols, (hidden, cell), tables)
         if t < shortest:  # every row is still reading
-            hidden, cell, final_logits = new_hidden, new_cell, logits
+            hidden, cell = new_hidden, new_cell
             continue
         reading = (t < lengths).unsqueeze(1)
         hidden = torch.where(reading, new_hidden, hidden)
         cell = torch.where(reading, new_cell, cell)
-        final_logits = torch.where(reading, logits, final_logits)
-    return [(hidden[row], cell[row], final_logits[row]) for row in range(len(ids))]
+    logits = stepper.logits(hidden)
+    return [(hidden[row], cell[row], logits[row]) for row in range(len(ids))]
 
 
 def _draw(probabilities: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

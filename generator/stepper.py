@@ -67,14 +67,19 @@ class Stepper:
         self.hidden_size = recurrent.shape[1]
         self._genre_tables: dict[str | None, tuple[torch.Tensor | None, torch.Tensor]] = {}
         self._start_states: dict[str | None, tuple[torch.Tensor, ...]] = {}
+        self._first_symbol_states: dict[str | None, State] = {}
         self.plain_tables = self.gate_tables([None])
 
     @torch.no_grad()
     def gate_tables(self, genres: list[str | None]) -> GateTables:
         """The stacked tables for these genres (None: no genre), in this order."""
         parts = [self._tables_for(genre) for genre in genres]
-        scale = None if parts[0][0] is None else torch.cat([part[0] for part in parts])
-        return GateTables(scale, torch.cat([part[1] for part in parts]), len(self.decoder_bias))
+        if len(parts) == 1:  # one genre's tables are used as they are, without a copy
+            scale, shift = parts[0]
+        else:
+            scale = None if parts[0][0] is None else torch.cat([part[0] for part in parts])
+            shift = torch.cat([part[1] for part in parts])
+        return GateTables(scale, shift, len(self.decoder_bias))
 
     def start_state(self, genre: str | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Hidden, cell and logits (one row each) after reading <start> in this genre."""
@@ -93,6 +98,11 @@ class Stepper:
         self, symbols: torch.Tensor, state: State, tables: GateTables | None = None
     ) -> tuple[torch.Tensor, State]:
         """symbols (N,), rows of `tables` -> logits (N, V) and the new state."""
+        hidden, cell = self.advance(symbols, state, tables)
+        return self.logits(hidden), (hidden, cell)
+
+    def advance(self, symbols: torch.Tensor, state: State, tables: GateTables | None = None):
+        """The new state after reading `symbols` (N,), rows of `tables`, without logits."""
         tables = tables or self.plain_tables
         hidden, cell = state
         size = self.hidden_size
@@ -106,8 +116,28 @@ class Stepper:
         torch.tanh(pre[:, 3 * size :], out=pre[:, 3 * size :])
         input_gate, forget_gate, output_gate, block_input = pre.chunk(4, dim=1)
         cell = torch.addcmul(forget_gate * cell, input_gate, block_input)
-        hidden = output_gate * torch.tanh(cell)
-        return torch.addmm(self.decoder_bias, hidden, self.decoder_t), (hidden, cell)
+        return output_gate * torch.tanh(cell), cell
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Next-symbol scores (N, V) from hidden states (N, H)."""
+        return torch.addmm(self.decoder_bias, hidden, self.decoder_t)
+
+    @torch.no_grad()
+    def first_symbol_states(self, genre: str | None) -> State:
+        """Hidden and cell states (V, H) after <start> and then each symbol, in this genre.
+
+        Every prime begins with one of V symbols, so the first step of reading it is looked
+        up here, worked out for all symbols in one batched step the first time it is needed.
+        """
+        if genre not in self._first_symbol_states:
+            hidden, cell, _ = self.start_state(genre)
+            rows = len(self.decoder_bias)
+            state = (hidden.expand(rows, -1), cell.expand(rows, -1))
+            symbols = torch.arange(rows, device=hidden.device)
+            self._first_symbol_states[genre] = self.advance(
+                symbols, state, self.gate_tables([genre])
+            )
+        return self._first_symbol_states[genre]
 
     @torch.no_grad()
     def _tables_for(self, genre: str | None) -> tuple[torch.Tensor | None, torch.Tensor]:

@@ -41,3 +41,20 @@ def test_bfloat16_products_stay_close_to_float32():
     probabilities = torch.softmax(logits[:, WRITTEN], dim=1)
     expected_probabilities = torch.softmax(expected[-1][:, WRITTEN], dim=1)
     torch.testing.assert_close(probabilities, expected_probabilities, atol=0.01, rtol=0)
+
+
+@pytest.mark.parametrize("genre", [None, "doom"])
+def test_first_symbol_states_are_the_states_after_start_and_that_symbol(genre):
+    torch.manual_seed(2)
+    config = ModelConfig(vocab_size=20, embedding_size=6, hidden_size=12, genre_tags=("doom",))
+    stepper = Stepper(CharModel(config).eval(), dtype=torch.float32)
+    hidden, cell = stepper.first_symbol_states(genre)
+    assert hidden.shape == cell.shape == (20, 12)
+    tables = stepper.gate_tables([genre])
+    start_hidden, start_cell, _ = stepper.start_state(genre)
+    for symbol in (4, 11, 19):
+        _, (expected_hidden, expected_cell) = stepper.step(
+            torch.tensor([symbol]), (start_hidden[None], start_cell[None]), tables
+        )
+        torch.testing.assert_close(hidden[symbol], expected_hidden[0])
+        torch.testing.assert_close(cell[symbol], expected_cell[0])
