@@ -29,11 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-State = tuple[torch.Tensor, torch.Tensor]
+from generator.products import linear, repeated_product
 
-# MKL's packed matrix products, which PyTorch builds for CPU inference, exist only in builds
-# with MKL; elsewhere the recurrence uses plain products.
-_MKL_PACKING = torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_linear")
+State = tuple[torch.Tensor, torch.Tensor]
 
 
 def _matmul_dtype(tensor: torch.Tensor) -> torch.dtype:
@@ -58,7 +56,7 @@ class InputTerms(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, inputs, W, alpha, beta1, beta2, bias):  # noqa: N803
-        projected = (inputs @ W.t()).to(alpha.dtype)  # bfloat16 under autocast
+        projected = linear(inputs, W, _matmul_dtype(inputs)).to(alpha.dtype)  # bf16 under autocast
         ctx.save_for_backward(inputs, W, alpha, beta2)
         return torch.addcmul(beta1, alpha, projected), torch.addcmul(bias, beta2, projected)
 
@@ -71,7 +69,9 @@ class InputTerms(torch.autograd.Function):
         through_A = flat_A.t() @ flat_inputs  # (4H, E)
         through_B = flat_B.t() @ flat_inputs
         grad_W = through_A * alpha.unsqueeze(1) + through_B * beta2.unsqueeze(1)
-        grad_inputs = flat_A @ (W * alpha.unsqueeze(1)) + flat_B @ (W * beta2.unsqueeze(1))
+        grad_inputs = linear(flat_A, (W * alpha.unsqueeze(1)).t()) + linear(
+            flat_B, (W * beta2.unsqueeze(1)).t()
+        )
         return (
             grad_inputs.view(inputs.shape).to(inputs.dtype),
             grad_W,
@@ -100,7 +100,7 @@ class MultiplicativeRecurrence(torch.autograd.Function):
     def _forward(ctx, A, B, U, h0, c0, matmul_dtype):  # noqa: N803
         steps, batch, four_hidden = A.shape
         hidden = four_hidden // 4
-        recurrent_product = _recurrent_product(U, batch, matmul_dtype)
+        times_U = repeated_product(U, matmul_dtype, batch)  # h -> U h
 
         # Tensors that only feed matrix products are kept in the product's precision, so that
         # bfloat16 runs convert nothing inside the loop; the cell state stays in float32.
@@ -113,14 +113,13 @@ class MultiplicativeRecurrence(torch.autograd.Function):
         outputs[0] = h0
 
         for t in range(steps):
-            recurrent_product(outputs[t], recurrent[t])
+            recurrent[t] = times_U(outputs[t])
             pre = torch.addcmul(B[t], A[t], recurrent[t], out=gates[t])
-            torch.sigmoid(pre[:, : 3 * hidden], out=gates[t, :, : 3 * hidden])
-            torch.tanh(pre[:, 3 * hidden :], out=gates[t, :, 3 * hidden :])
+            _gate_nonlinearities_(pre, hidden)
             input_gate, forget_gate, output_gate, block_input = gates[t].chunk(4, dim=1)
             torch.mul(forget_gate, cells[t], out=cells[t + 1])
             cells[t + 1].addcmul_(input_gate, block_input)
-            torch.tanh(cells[t + 1], out=tanh_cells[t])
+            _tanh(cells[t + 1], out=tanh_cells[t])
             torch.mul(output_gate, tanh_cells[t], out=outputs[t + 1])
 
         ctx.save_for_backward(A, U, recurrent, gates, cells, tanh_cells, outputs)
@@ -131,7 +130,7 @@ class MultiplicativeRecurrence(torch.autograd.Function):
         A, U, recurrent, gates, cells, tanh_cells, outputs = ctx.saved_tensors
         steps, batch, four_hidden = A.shape
         hidden = four_hidden // 4
-        U_mm = U.to(outputs.dtype)
+        times_U_t = repeated_product(U.t(), outputs.dtype, batch)  # g -> U^T g
         gate_factors, cell_slope = _backward_factors(gates, cells, tanh_cells)
         # The loop touches as little memory as it can: only what the recurrence needs to
         # go one step back. dL/dpre for all steps is assembled afterwards in bulk.
@@ -150,7 +149,7 @@ class MultiplicativeRecurrence(torch.autograd.Function):
             torch.mul(grad_cell[t].unsqueeze(1), recurrent_factors[t], out=step_grad)
             torch.mul(grad_hidden[t], recurrent_factors[t, :, 2], out=step_grad[:, 2])
             cell_carry = grad_cell[t] * gates[t, :, hidden : 2 * hidden]
-            from_later_steps = grad_recurrent[t] @ U_mm
+            from_later_steps = times_U_t(grad_recurrent[t])
 
         grad_pre = torch.mul(
             grad_cell.unsqueeze(2), gate_factors.view(steps, batch, 4, hidden)
@@ -161,23 +160,38 @@ class MultiplicativeRecurrence(torch.autograd.Function):
             out=grad_pre[..., 2 * hidden : 3 * hidden],
         )
         grad_A = grad_pre * recurrent
-        grad_U = grad_recurrent.view(-1, four_hidden).t() @ outputs[:-1].view(-1, hidden)
+        # dU = sum over steps of dL/d(U h_{t-1})^T h_{t-1}
+        grad_U = linear(
+            grad_recurrent.view(-1, four_hidden).t(), outputs[:-1].view(-1, hidden).t().contiguous()
+        )
         grad_h0 = from_later_steps.to(cell_carry.dtype)
         return grad_A, grad_pre, grad_U.to(U.dtype), grad_h0, cell_carry
 
 
-def _recurrent_product(U: torch.Tensor, batch: int, dtype: torch.dtype):
-    """A function (h, out) -> out = h U^T, as fast as this machine allows for T steps.
+# PyTorch's CPU tanh takes about five times as long as its sigmoid (torch 2.13, AVX-512),
+# and the two tanh of a step cost more than the rest of its elementwise work. On the CPU
+# the recurrence therefore computes tanh(x) as 2 sigmoid(2x) - 1: a few cheap passes over
+# a block that sits in cache, exact up to float32 rounding (about 1e-7 absolute).
 
-    On CPU in float32 MKL can pack U once for all steps of the sequence: each product then
-    skips repacking the 16 MB matrix, about 30% of its time at batch 64. Packing costs about
-    one product, so it pays from the second step on.
-    """
-    if dtype == torch.float32 and U.device.type == "cpu" and _MKL_PACKING:
-        packed = torch.ops.mkl._mkl_reorder_linear_weight(U, batch)
-        return lambda h, out: out.copy_(torch.ops.mkl._mkl_linear(h, packed, U, None, batch))
-    U_t = U.t().to(dtype)
-    return lambda h, out: torch.mm(h, U_t, out=out)
+
+def _gate_nonlinearities_(pre: torch.Tensor, hidden: int) -> None:
+    """sigmoid on the i, f, o blocks of pre (N, 4H) and tanh on z, in place."""
+    if pre.device.type != "cpu":
+        torch.sigmoid_(pre[:, : 3 * hidden])
+        torch.tanh_(pre[:, 3 * hidden :])
+        return
+    block_input = pre[:, 3 * hidden :]
+    block_input.mul_(2)
+    torch.sigmoid_(pre)
+    block_input.mul_(2).sub_(1)
+
+
+def _tanh(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    if x.device.type != "cpu":
+        return torch.tanh(x, out=out)
+    torch.mul(x, 2, out=out)
+    torch.sigmoid_(out)
+    return out.mul_(2).sub_(1)
 
 
 def _backward_factors(gates, cells, tanh_cells):

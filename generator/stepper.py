@@ -20,14 +20,8 @@ import torch
 
 from generator.milstm import State
 from generator.model import CharModel
+from generator.products import repeated_product
 from generator.vocab import NEVER_SAMPLED, START
-
-# oneDNN can lay a bfloat16 weight out once for its matrix kernels (PyTorch does so when it
-# freezes models for CPU inference): products with the recurrent matrix then take about
-# half the time. Builds without these operators use plain products.
-_ONEDNN_PACKING = hasattr(torch.ops.mkldnn, "_reorder_linear_weight") and hasattr(
-    torch.ops.mkldnn, "_linear_pointwise"
-)
 
 
 def fast_dtype(device: torch.device) -> torch.dtype:
@@ -60,7 +54,7 @@ class Stepper:
         with torch.no_grad():
             _, _, recurrent = model.recurrent.sampling_terms(model.embedding.weight)
             self.dtype = dtype or fast_dtype(weight.device)
-            self.recurrent_product = _product(recurrent.detach(), self.dtype)  # h -> U h
+            self.recurrent_product = repeated_product(recurrent, self.dtype)  # h -> U h
             self.decoder_t = weight.detach().t().contiguous()  # (H, V)
             self.decoder_bias = model.decoder.bias.detach().clone()
             self.decoder_bias[list(NEVER_SAMPLED)] = float("-inf")
@@ -162,14 +156,3 @@ class Stepper:
                 shift.detach().clone(),
             )
         return self._genre_tables[genre]
-
-
-def _product(weight: torch.Tensor, dtype: torch.dtype):
-    """A function x -> x W^T in `dtype`, for a weight W that no longer changes."""
-    if dtype == torch.bfloat16 and weight.device.type == "cpu" and _ONEDNN_PACKING:
-        packed = torch.ops.mkldnn._reorder_linear_weight(weight.to(dtype))
-        return lambda x: torch.ops.mkldnn._linear_pointwise(
-            x.to(dtype), packed, None, "none", [], ""
-        )
-    weight_t = weight.t().to(dtype).contiguous()
-    return lambda x: x.to(dtype) @ weight_t

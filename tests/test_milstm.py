@@ -1,5 +1,7 @@
 """The fast MI-LSTM computes exactly the equations of Wu et al. 2016, Appendix A."""
 
+import copy
+
 import torch
 
 from generator.milstm import MILSTM, InputTerms, MultiplicativeRecurrence
@@ -101,3 +103,27 @@ def test_input_terms_pass_gradcheck():
         *(tensor(4 * hidden) for _ in range(4)),
     )
     assert torch.autograd.gradcheck(InputTerms.apply, arguments)
+
+
+def test_float32_fast_path_matches_the_equations_in_float64():
+    """In float32 the CPU path multiplies through oneDNN and forms tanh from a sigmoid."""
+    layer = random_layer(input_size=6, hidden_size=16)
+    fast_layer = copy.deepcopy(layer).float()
+    inputs = torch.randn(9, 4, 6, dtype=torch.float64)
+    weights = torch.randn(9, 4, 16, dtype=torch.float64)
+
+    def run(forward, module, dtype):
+        x = inputs.to(dtype).requires_grad_()
+        outputs = forward(x)
+        loss = (outputs * weights.to(dtype)).sum()
+        return outputs, torch.autograd.grad(loss, [x, *module.parameters()])
+
+    zeros = torch.zeros(4, 16, dtype=torch.float64)
+    literal_outputs, literal_grads = run(
+        lambda x: literal_milstm(layer, x, zeros, zeros)[0], layer, torch.float64
+    )
+    fast_outputs, fast_grads = run(lambda x: fast_layer(x)[0], fast_layer, torch.float32)
+
+    torch.testing.assert_close(fast_outputs.double(), literal_outputs, rtol=1e-4, atol=1e-5)
+    for fast, literal in zip(fast_grads, literal_grads, strict=True):
+        torch.testing.assert_close(fast.double(), literal, rtol=1e-4, atol=1e-4)
