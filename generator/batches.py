@@ -20,10 +20,12 @@ class Batch:
     targets: torch.Tensor  # (T, N): the characters then <end>, <pad> after the end
     symbols: int  # predicted symbols, end symbols included: the denominator of bits per char
     tags: torch.Tensor | None = None  # (N, K) multi-hot style tags, for a genre-aware model
+    lengths: tuple[int, ...] | None = None  # steps of each column before its padding
 
     def to(self, device: torch.device) -> Batch:
         tags = None if self.tags is None else self.tags.to(device)
-        return Batch(self.inputs.to(device), self.targets.to(device), self.symbols, tags)
+        inputs, targets = self.inputs.to(device), self.targets.to(device)
+        return Batch(inputs, targets, self.symbols, tags, self.lengths)
 
 
 def encode_names(names: list[str], vocabulary: Vocabulary) -> list[list[int]]:
@@ -51,8 +53,8 @@ def collate(sequences: list[list[int]], tags: torch.Tensor | None = None) -> Bat
         inputs[1 : length + 1, column] = torch.tensor(sequence, dtype=torch.long)
         targets[:length, column] = torch.tensor(sequence, dtype=torch.long)
         targets[length, column] = END
-    symbols = sum(len(sequence) + 1 for sequence in sequences)
-    return Batch(inputs, targets, symbols, tags)
+    lengths = tuple(len(sequence) + 1 for sequence in sequences)
+    return Batch(inputs, targets, sum(lengths), tags, lengths)
 
 
 def epoch_plan(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -68,7 +70,8 @@ def epoch_plan(lengths: list[int], batch_size: int, seed: int, epoch: int) -> li
     batches = []
     for start in range(0, len(order), window):
         chunk = sorted(order[start : start + window], key=lambda index: lengths[index])
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+        # each batch longest name first, the order the MI-LSTM runs its rows in
+        batches.extend(chunk[i : i + batch_size][::-1] for i in range(0, len(chunk), batch_size))
     rng.shuffle(batches)
     return batches
 
@@ -77,7 +80,7 @@ def fixed_batches(
     sequences: list[list[int]], batch_size: int, tags: torch.Tensor | None = None
 ) -> list[Batch]:
     """Batches in length order, for evaluation, where order does not matter but padding does."""
-    order = sorted(range(len(sequences)), key=lambda index: len(sequences[index]))
+    order = sorted(range(len(sequences)), key=lambda index: -len(sequences[index]))
     batches = []
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]

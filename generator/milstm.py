@@ -29,17 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator.products import linear, repeated_product
+from generator.products import linear, product_dtype
+from generator.recurrence import MultiplicativeRecurrence
 
 State = tuple[torch.Tensor, torch.Tensor]
-
-
-def _matmul_dtype(tensor: torch.Tensor) -> torch.dtype:
-    """bfloat16 inside a CPU or CUDA autocast region asking for it, else the tensor's dtype."""
-    device_type = tensor.device.type
-    if torch.is_autocast_enabled(device_type):
-        return torch.get_autocast_dtype(device_type)
-    return tensor.dtype
 
 
 class InputTerms(torch.autograd.Function):
@@ -56,7 +49,7 @@ class InputTerms(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, inputs, W, alpha, beta1, beta2, bias):  # noqa: N803
-        projected = linear(inputs, W, _matmul_dtype(inputs)).to(alpha.dtype)  # bf16 under autocast
+        projected = linear(inputs, W, product_dtype(inputs)).to(alpha.dtype)  # bf16 under autocast
         ctx.save_for_backward(inputs, W, alpha, beta2)
         return torch.addcmul(beta1, alpha, projected), torch.addcmul(bias, beta2, projected)
 
@@ -80,138 +73,6 @@ class InputTerms(torch.autograd.Function):
             (W * through_B).sum(1),
             flat_B.sum(0),
         )
-
-
-class MultiplicativeRecurrence(torch.autograd.Function):
-    """Runs pre_t = A_t * (U h_{t-1}) + B_t and the LSTM cell over a whole sequence.
-
-    Shapes: A, B (T, N, 4H) with gates ordered i, f, o, z; U (4H, H); h0, c0 (N, H).
-    Returns the hidden states (T, N, H) and the final cell state (N, H).
-    """
-
-    @staticmethod
-    def forward(ctx, A, B, U, h0, c0):  # noqa: N803 - the paper's names
-        matmul_dtype = _matmul_dtype(A)
-        # the matrix products below pick their precision themselves, so autocast stays out
-        with torch.autocast(A.device.type, enabled=False):
-            return MultiplicativeRecurrence._forward(ctx, A, B, U, h0, c0, matmul_dtype)
-
-    @staticmethod
-    def _forward(ctx, A, B, U, h0, c0, matmul_dtype):  # noqa: N803
-        steps, batch, four_hidden = A.shape
-        hidden = four_hidden // 4
-        times_U = repeated_product(U, matmul_dtype, batch)  # h -> U h
-
-        # Tensors that only feed matrix products are kept in the product's precision, so that
-        # bfloat16 runs convert nothing inside the loop; the cell state stays in float32.
-        recurrent = A.new_empty(steps, batch, four_hidden, dtype=matmul_dtype)  # U h_{t-1}
-        outputs = A.new_empty(steps + 1, batch, hidden, dtype=matmul_dtype)  # h_0 .. h_T
-        gates = A.new_empty(steps, batch, four_hidden)  # i, f, o, z after their nonlinearity
-        cells = A.new_empty(steps + 1, batch, hidden)  # c_0 .. c_T
-        tanh_cells = A.new_empty(steps, batch, hidden)  # tanh(c_1) .. tanh(c_T)
-        cells[0] = c0
-        outputs[0] = h0
-
-        for t in range(steps):
-            recurrent[t] = times_U(outputs[t])
-            pre = torch.addcmul(B[t], A[t], recurrent[t], out=gates[t])
-            _gate_nonlinearities_(pre, hidden)
-            input_gate, forget_gate, output_gate, block_input = gates[t].chunk(4, dim=1)
-            torch.mul(forget_gate, cells[t], out=cells[t + 1])
-            cells[t + 1].addcmul_(input_gate, block_input)
-            _tanh(cells[t + 1], out=tanh_cells[t])
-            torch.mul(output_gate, tanh_cells[t], out=outputs[t + 1])
-
-        ctx.save_for_backward(A, U, recurrent, gates, cells, tanh_cells, outputs)
-        return outputs[1:], cells[steps].clone()
-
-    @staticmethod
-    def backward(ctx, grad_outputs, grad_final_cell):
-        A, U, recurrent, gates, cells, tanh_cells, outputs = ctx.saved_tensors
-        steps, batch, four_hidden = A.shape
-        hidden = four_hidden // 4
-        times_U_t = repeated_product(U.t(), outputs.dtype, batch)  # g -> U^T g
-        gate_factors, cell_slope = _backward_factors(gates, cells, tanh_cells)
-        # The loop touches as little memory as it can: only what the recurrence needs to
-        # go one step back. dL/dpre for all steps is assembled afterwards in bulk.
-        recurrent_factors = (gate_factors * A).view(steps, batch, 4, hidden)
-
-        grad_hidden = torch.empty_like(tanh_cells)  # dL/dh_t
-        grad_cell = torch.empty_like(tanh_cells)  # dL/dc_t
-        grad_recurrent = torch.empty_like(recurrent)  # dL/d(U h_{t-1}) = dL/dpre_t * A_t
-        from_later_steps = torch.zeros_like(cells[0])  # dL/dh_t through step t + 1
-        cell_carry = grad_final_cell  # dL/dc_t through c_{t+1}
-        for t in reversed(range(steps)):
-            torch.add(grad_outputs[t], from_later_steps, out=grad_hidden[t])
-            torch.addcmul(cell_carry, grad_hidden[t], cell_slope[t], out=grad_cell[t])
-            # i, f and z take their gradient from the cell, o from the hidden state
-            step_grad = grad_recurrent[t].view(batch, 4, hidden)
-            torch.mul(grad_cell[t].unsqueeze(1), recurrent_factors[t], out=step_grad)
-            torch.mul(grad_hidden[t], recurrent_factors[t, :, 2], out=step_grad[:, 2])
-            cell_carry = grad_cell[t] * gates[t, :, hidden : 2 * hidden]
-            from_later_steps = times_U_t(grad_recurrent[t])
-
-        grad_pre = torch.mul(
-            grad_cell.unsqueeze(2), gate_factors.view(steps, batch, 4, hidden)
-        ).view_as(gates)
-        torch.mul(
-            grad_hidden,
-            gate_factors[..., 2 * hidden : 3 * hidden],
-            out=grad_pre[..., 2 * hidden : 3 * hidden],
-        )
-        grad_A = grad_pre * recurrent
-        # dU = sum over steps of dL/d(U h_{t-1})^T h_{t-1}
-        grad_U = linear(
-            grad_recurrent.view(-1, four_hidden).t(), outputs[:-1].view(-1, hidden).t().contiguous()
-        )
-        grad_h0 = from_later_steps.to(cell_carry.dtype)
-        return grad_A, grad_pre, grad_U.to(U.dtype), grad_h0, cell_carry
-
-
-# PyTorch's CPU tanh takes about five times as long as its sigmoid (torch 2.13, AVX-512),
-# and the two tanh of a step cost more than the rest of its elementwise work. On the CPU
-# the recurrence therefore computes tanh(x) as 2 sigmoid(2x) - 1: a few cheap passes over
-# a block that sits in cache, exact up to float32 rounding (about 1e-7 absolute).
-
-
-def _gate_nonlinearities_(pre: torch.Tensor, hidden: int) -> None:
-    """sigmoid on the i, f, o blocks of pre (N, 4H) and tanh on z, in place."""
-    if pre.device.type != "cpu":
-        torch.sigmoid_(pre[:, : 3 * hidden])
-        torch.tanh_(pre[:, 3 * hidden :])
-        return
-    block_input = pre[:, 3 * hidden :]
-    block_input.mul_(2)
-    torch.sigmoid_(pre)
-    block_input.mul_(2).sub_(1)
-
-
-def _tanh(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    if x.device.type != "cpu":
-        return torch.tanh(x, out=out)
-    torch.mul(x, 2, out=out)
-    torch.sigmoid_(out)
-    return out.mul_(2).sub_(1)
-
-
-def _backward_factors(gates, cells, tanh_cells):
-    """What dL/dc_t (and, for o, dL/dh_t) is multiplied by to give dL/dpre_t, for all steps.
-
-    i: z * i(1 - i)    f: c_{t-1} * f(1 - f)    o: tanh(c_t) * o(1 - o)    z: i * (1 - z^2)
-    and the slope of h_t in c_t along the output path: o * (1 - tanh(c_t)^2).
-    """
-    input_gate, forget_gate, output_gate, block_input = gates.chunk(4, dim=2)
-    hidden = cells.shape[-1]
-    factors = torch.mul(gates, gates).neg_()
-    factors[..., : 3 * hidden].add_(gates[..., : 3 * hidden])
-    factors[..., 3 * hidden :].add_(1)
-    factor_input, factor_forget, factor_output, factor_block = factors.chunk(4, dim=2)
-    factor_input.mul_(block_input)
-    factor_forget.mul_(cells[:-1])
-    factor_output.mul_(tanh_cells)
-    factor_block.mul_(input_gate)
-    cell_slope = torch.mul(tanh_cells, tanh_cells).neg_().add_(1).mul_(output_gate)
-    return factors, cell_slope
 
 
 class MILSTM(nn.Module):
@@ -260,14 +121,40 @@ class MILSTM(nn.Module):
         scale, shift = self.input_terms(embeddings)
         return scale, shift, self.recurrent_weight
 
-    def forward(self, inputs: torch.Tensor, state: State | None = None):
+    def forward(
+        self, inputs: torch.Tensor, state: State | None = None, lengths: list[int] | None = None
+    ):
+        """inputs (T, N, input_size) -> outputs (T, N, H), each row's last state.
+
+        `lengths` (N ints, all T by default) are where each row's sequence ends: past it the
+        outputs are zero, and the state returned is the one at the row's last step.
+        """
+        steps, batch, _ = inputs.shape
+        lengths = [steps] * batch if lengths is None else list(lengths)
+        if any(not 1 <= length <= steps for length in lengths):
+            raise ValueError(f"lengths must lie in [1, {steps}], got {lengths}")
+        longest_first = sorted(range(batch), key=lambda row: -lengths[row])
+        if longest_first != list(range(batch)):
+            return self._forward_reordered(inputs, state, lengths, longest_first)
+
+        zero_start = state is None
         if state is None:
-            state = self.initial_state(inputs.shape[1], inputs.float())
+            state = self.initial_state(batch, inputs.float())
         A, B = self.input_terms(inputs)
         recurrent_weight = self.recurrent_weight
         if self.training and self.weight_drop > 0:
             recurrent_weight = F.dropout(recurrent_weight, self.weight_drop)
-        outputs, final_cell = MultiplicativeRecurrence.apply(
-            A, B, recurrent_weight, state[0], state[1]
+        outputs, final_h, final_c = MultiplicativeRecurrence.apply(
+            A, B, recurrent_weight, state[0], state[1], lengths, zero_start
         )
-        return outputs, (outputs[-1], final_cell)
+        return outputs, (final_h, final_c)
+
+    def _forward_reordered(self, inputs, state, lengths, order):
+        """The recurrence takes rows longest first: sort them, run, and put them back."""
+        order_tensor = torch.tensor(order, device=inputs.device)
+        back = torch.empty_like(order_tensor)
+        back[order_tensor] = torch.arange(len(order), device=inputs.device)
+        if state is not None:
+            state = (state[0][order_tensor], state[1][order_tensor])
+        outputs, (h, c) = self(inputs[:, order_tensor], state, [lengths[row] for row in order])
+        return outputs[:, back], (h[back], c[back])

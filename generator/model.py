@@ -50,7 +50,11 @@ class TorchLSTM(nn.Module):
         self.weight_drop = weight_drop
         self.lstm = nn.LSTM(input_size, hidden_size)
 
-    def forward(self, inputs: torch.Tensor, state: State | None = None):
+    def forward(
+        self, inputs: torch.Tensor, state: State | None = None, lengths: list[int] | None = None
+    ):
+        # `lengths` is ignored: oneDNN's fused LSTM, the fastest way nn.LSTM has on the CPU,
+        # takes no ragged batches, so every row runs through the padding too
         if state is not None:
             state = (state[0].unsqueeze(0), state[1].unsqueeze(0))
         if self.training and self.weight_drop > 0:
@@ -107,12 +111,20 @@ class CharModel(nn.Module):
         )
 
     def forward(
-        self, tokens: torch.Tensor, state: State | None = None, tags: torch.Tensor | None = None
+        self,
+        tokens: torch.Tensor,
+        state: State | None = None,
+        tags: torch.Tensor | None = None,
+        lengths: list[int] | None = None,
     ):
-        """tokens (T, N) and multi-hot tags (N, K) -> logits (T, N, V), last state."""
+        """tokens (T, N), multi-hot tags (N, K) -> logits (T, N, V), last state.
+
+        `lengths`, the steps of each column before its padding, let the MI-LSTM skip the
+        padding; the logits there are then of no use (scoring ignores them anyway).
+        """
         embedded = self.embedding(tokens)  # (T, N, E)
         if tags is not None and self.genre_embedding is not None:
             embedded = embedded + self.genre_embedding(tags)  # (N, E) added at every step
         embedded = self.dropout(embedded)
-        outputs, state = self.recurrent(embedded, state)  # (T, N, H)
+        outputs, state = self.recurrent(embedded, state, lengths)  # (T, N, H)
         return self.decoder(self.dropout(outputs)), state

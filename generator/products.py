@@ -62,6 +62,14 @@ def linear(x: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype | None = No
     return x.to(dtype) @ weight.t().to(dtype)
 
 
+def product_dtype(tensor: torch.Tensor) -> torch.dtype:
+    """bfloat16 inside an autocast region asking for it, else the tensor's dtype."""
+    device_type = tensor.device.type
+    if torch.is_autocast_enabled(device_type):
+        return torch.get_autocast_dtype(device_type)
+    return tensor.dtype
+
+
 def _onednn_dtypes() -> tuple[torch.dtype, ...]:
     if torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return (torch.float32, torch.bfloat16)

@@ -16,7 +16,7 @@ SCORING_BATCH_SIZE = 256
 
 def batch_nats(model: CharModel, batch: Batch) -> torch.Tensor:
     """Negative log-likelihood in nats of each name of the batch, end symbol included: (N,)."""
-    logits, _ = model(batch.inputs, tags=batch.tags)
+    logits, _ = model(batch.inputs, tags=batch.tags, lengths=batch.lengths)
     losses = F.cross_entropy(
         logits.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=PAD, reduction="none"
     )
@@ -30,7 +30,7 @@ def name_nats(
     """Each name's negative log-likelihood in nats, in the order given (given its tags)."""
     device = model.decoder.weight.device
     encoded = [vocabulary.encode(name) for name in names]
-    order = sorted(range(len(names)), key=lambda index: len(encoded[index]))
+    order = sorted(range(len(names)), key=lambda index: -len(encoded[index]))
     nats = [0.0] * len(names)
     for start in range(0, len(order), SCORING_BATCH_SIZE):
         chunk = order[start : start + SCORING_BATCH_SIZE]
@@ -52,7 +52,7 @@ def symbol_probabilities(
     for start in range(0, len(names), SCORING_BATCH_SIZE):
         encoded = [vocabulary.encode(name) for name in names[start : start + SCORING_BATCH_SIZE]]
         batch = collate(encoded).to(device)
-        logits, _ = model(batch.inputs)
+        logits, _ = model(batch.inputs, lengths=batch.lengths)
         chosen = torch.log_softmax(logits.double(), dim=2).gather(2, batch.targets.unsqueeze(2))
         for column, sequence in enumerate(encoded):
             pieces.append(chosen[: len(sequence) + 1, column, 0].exp().cpu())

@@ -2,9 +2,11 @@
 
 import copy
 
+import pytest
 import torch
 
-from generator.milstm import MILSTM, InputTerms, MultiplicativeRecurrence
+from generator.milstm import MILSTM, InputTerms
+from generator.recurrence import MultiplicativeRecurrence
 
 
 def literal_milstm(layer: MILSTM, inputs: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
@@ -64,21 +66,46 @@ def test_forward_and_gradients_match_the_literal_equations():
         torch.testing.assert_close(fast, literal, rtol=1e-10, atol=1e-12)
 
 
-def test_recurrence_passes_gradcheck():
+@pytest.mark.parametrize("zero_start", [False, True])
+def test_recurrence_passes_gradcheck(zero_start):
     torch.manual_seed(1)
-    steps, batch, hidden = 4, 2, 3
+    steps, batch, hidden = 4, 3, 3
 
-    def tensor(*shape):
-        return torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    def tensor(*shape, grad=True):
+        return torch.randn(*shape, dtype=torch.float64, requires_grad=grad)
 
+    h0 = torch.zeros(batch, hidden, dtype=torch.float64) if zero_start else tensor(batch, hidden)
     arguments = (
         tensor(steps, batch, 4 * hidden),
         tensor(steps, batch, 4 * hidden),
         tensor(4 * hidden, hidden),
+        h0,
         tensor(batch, hidden),
-        tensor(batch, hidden),
+        [4, 2, 1],  # rows stop at their lengths
+        zero_start,
     )
     assert torch.autograd.gradcheck(MultiplicativeRecurrence.apply, arguments)
+
+
+def test_rows_stop_at_their_lengths_in_any_order():
+    """Each row equals the equations run on its own sequence alone; padding stays zero."""
+    layer = random_layer()
+    lengths = [3, 6, 1, 6]
+    inputs = torch.randn(6, 4, 5, dtype=torch.float64, requires_grad=True)
+    outputs, (h, c) = layer(inputs, lengths=lengths)
+    (outputs.sum() + h.sum() * 0.5 + (c * c).sum()).backward()
+
+    for row, length in enumerate(lengths):
+        alone = inputs.detach()[:length, row : row + 1].clone().requires_grad_()
+        zeros = torch.zeros(1, 7, dtype=torch.float64)
+        literal, (h_row, c_row) = literal_milstm(layer, alone, zeros, zeros)
+        (literal.sum() + h_row.sum() * 0.5 + (c_row * c_row).sum()).backward()
+        torch.testing.assert_close(outputs[:length, row], literal[:, 0])
+        assert torch.count_nonzero(outputs[length:, row]) == 0
+        torch.testing.assert_close(h[row], h_row[0])
+        torch.testing.assert_close(c[row], c_row[0])
+        torch.testing.assert_close(inputs.grad[:length, row], alone.grad[:, 0])
+        assert torch.count_nonzero(inputs.grad[length:, row]) == 0
 
 
 def test_state_carries_over_between_calls():

@@ -1,0 +1,106 @@
+"""The compiled cell steps compute what the PyTorch steps compute, and their absence is harmless."""
+
+import pytest
+import torch
+
+from generator import fused_cell
+from generator.milstm import MILSTM
+from generator.products import repeated_product
+
+LENGTHS = [9, 9, 7, 4, 4, 1]
+
+
+def run_layer(layer, inputs, state, autocast_dtype=None):
+    """Outputs, final state and every gradient of a loss that touches all of them."""
+    inputs = inputs.clone().requires_grad_()
+    state = tuple(part.clone().requires_grad_() for part in state) if state else None
+    enabled = autocast_dtype is not None
+    with torch.autocast("cpu", dtype=autocast_dtype or torch.bfloat16, enabled=enabled):
+        outputs, (h, c) = layer(inputs, state, LENGTHS)
+    weights = torch.linspace(-1, 1, outputs.numel()).view_as(outputs)
+    loss = (outputs.float() * weights).sum() + h.float().sum() * 0.3 + (c * c).sum()
+    leaves = [inputs, *(state or ()), *layer.parameters()]
+    return [outputs.float(), h.float(), c, *torch.autograd.grad(loss, leaves)]
+
+
+@pytest.fixture
+def compiled():
+    cell = fused_cell.load()
+    if cell is None:
+        pytest.skip("no C compiler here: the fused cell cannot be built")
+    return cell
+
+
+def without_fused_cell(monkeypatch):
+    monkeypatch.setattr(fused_cell, "load", lambda: None)
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_fused_float32_steps_match_pytorch_steps(compiled, monkeypatch, with_state):
+    torch.manual_seed(0)
+    layer = MILSTM(5, 24)
+    inputs = torch.randn(9, len(LENGTHS), 5)
+    state = (torch.randn(6, 24), torch.randn(6, 24)) if with_state else None
+
+    fused = run_layer(layer, inputs, state)
+    without_fused_cell(monkeypatch)
+    reference = run_layer(layer, inputs, state)
+
+    for got, expected in zip(fused, reference, strict=True):
+        torch.testing.assert_close(got, expected, rtol=2e-5, atol=2e-5)
+
+
+def test_fused_bfloat16_steps_match_pytorch_steps(compiled, monkeypatch):
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("this CPU has no bfloat16 products")
+    torch.manual_seed(1)
+    layer = MILSTM(5, 32)
+    inputs = torch.randn(9, len(LENGTHS), 5)
+
+    fused = run_layer(layer, inputs, None, torch.bfloat16)
+    without_fused_cell(monkeypatch)
+    reference = run_layer(layer, inputs, None, torch.bfloat16)
+
+    # both round the same products to bfloat16; they differ only in float32 rounding
+    # before that, which bfloat16's 8 bits sometimes turn into one step of its own
+    for got, expected in zip(fused, reference, strict=True):
+        torch.testing.assert_close(got, expected, rtol=2e-2, atol=2e-2)
+
+
+def test_the_layer_falls_back_when_no_compiler_works(tmp_path, monkeypatch):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("BANDNAME_CACHE", str(tmp_path / "cache"))
+    fused_cell.load.cache_clear()
+    try:
+        assert fused_cell.load() is None
+        torch.manual_seed(2)
+        layer = MILSTM(3, 8)
+        outputs, _ = layer(torch.randn(4, 2, 3))
+        assert outputs.shape == (4, 2, 8) and torch.isfinite(outputs).all()
+    finally:
+        fused_cell.load.cache_clear()
+
+
+def test_a_compiled_library_is_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("BANDNAME_CACHE", str(tmp_path))
+    fused_cell.load.cache_clear()
+    try:
+        if fused_cell.load() is None:
+            pytest.skip("no C compiler here: the fused cell cannot be built")
+        built = list(tmp_path.glob("*.so"))
+        fused_cell.load.cache_clear()
+        assert fused_cell.load() is not None
+        assert list(tmp_path.glob("*.so")) == built and len(built) == 1
+        assert not list(tmp_path.glob("*.partial"))
+    finally:
+        fused_cell.load.cache_clear()
+
+
+def test_repeated_product_serves_fewer_rows_than_it_was_laid_out_for():
+    """Rows leave the batch as names end; the weight is laid out once for the full batch."""
+    torch.manual_seed(3)
+    weight = torch.randn(40, 16)
+    product = repeated_product(weight, torch.float32, 8)
+    for rows in (8, 5, 1):
+        x = torch.randn(rows, 16)
+        torch.testing.assert_close(product(x), x @ weight.t(), rtol=1e-4, atol=1e-4)
