@@ -144,17 +144,33 @@ def train_step(
 
 
 def time_batched(
-    precision: str, config: ModelConfig, warmup: list[Batch], timed: list[Batch]
-) -> tuple[int, float]:
-    """Train a fresh model on the warm-up batches, then time it on the others."""
-    model = CharModel(config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=TRAINING_DEFAULTS.lr)
-    for batch in warmup:
-        train_step(model, optimizer, batch, precision)
-    started = time.perf_counter()
-    for batch in timed:
-        train_step(model, optimizer, batch, precision)
-    return sum(batch.symbols for batch in timed), time.perf_counter() - started
+    contenders: list[tuple[str, ModelConfig]], warmup: list[Batch], timed: list[Batch]
+) -> dict[str, tuple[int, float]]:
+    """Train a fresh model per contender on the warm-up batches, then time them all on the
+    others, taking turns batch by batch: a machine that speeds up or slows down while the
+    benchmark runs (other work, clock changes) then weighs on every contender alike.
+
+    Returns each contender's (symbols, seconds) over the timed batches.
+    """
+    trainers = {}
+    for precision, config in contenders:
+        model = CharModel(config)
+        optimizer = torch.optim.Adam(model.parameters(), lr=TRAINING_DEFAULTS.lr)
+        for batch in warmup:
+            train_step(model, optimizer, batch, precision)
+        trainers[(precision, config)] = (model, optimizer)
+
+    seconds = dict.fromkeys(trainers, 0.0)
+    order = list(trainers)
+    for step, batch in enumerate(timed):
+        # each contender goes first in turn, so none always runs on another's warm caches
+        for key in order[step % len(order) :] + order[: step % len(order)]:
+            model, optimizer = trainers[key]
+            started = time.perf_counter()
+            train_step(model, optimizer, batch, key[0])
+            seconds[key] += time.perf_counter() - started
+    symbols = sum(batch.symbols for batch in timed)
+    return {key: (symbols, seconds[key]) for key in trainers}
 
 
 def time_seed(
@@ -185,31 +201,49 @@ def run(args: argparse.Namespace) -> dict:
     plan = benchmark_plan(lengths, args.batch_size, args.warmup + args.steps, args.seed)
     batches = [collate([sequences[index] for index in indices]) for indices in plan]
 
-    results, skipped = {}, {}
+    measured, skipped = {}, {}
+    batched = []
     for contender in args.contenders:
         try:
             check_precision(contender.precision, CPU)
         except BandnameError as error:
             skipped[contender.name] = str(error)
             continue
-        print(f"timing {contender.name} ...", file=sys.stderr, flush=True)
-        torch.manual_seed(args.seed)
         if contender.cell == SEED_CELL:
-            symbols, seconds = time_seed(args, len(vocabulary), sequences, plan)
+            print(f"timing {contender.name} ...", file=sys.stderr, flush=True)
+            torch.manual_seed(args.seed)
+            measured[contender] = time_seed(args, len(vocabulary), sequences, plan)
         else:
-            config = ModelConfig(
+            batched.append(contender)
+    if batched:
+        names = ", ".join(contender.name for contender in batched)
+        print(f"timing {names}, taking turns ...", file=sys.stderr, flush=True)
+        torch.manual_seed(args.seed)
+        configs = {
+            contender: ModelConfig(
                 len(vocabulary), contender.cell, args.embedding_size, args.hidden_size
             )
-            symbols, seconds = time_batched(
-                contender.precision, config, batches[: args.warmup], batches[args.warmup :]
-            )
-        results[contender.name] = {
-            "cell": contender.cell,
-            "precision": contender.precision,
-            "symbols": symbols,
-            "seconds": seconds,
-            "chars_per_s": symbols / seconds,
+            for contender in batched
         }
+        timings = time_batched(
+            [(contender.precision, configs[contender]) for contender in batched],
+            batches[: args.warmup],
+            batches[args.warmup :],
+        )
+        for contender in batched:
+            measured[contender] = timings[(contender.precision, configs[contender])]
+
+    results = {}
+    for contender in args.contenders:
+        if contender in measured:
+            symbols, seconds = measured[contender]
+            results[contender.name] = {
+                "cell": contender.cell,
+                "precision": contender.precision,
+                "symbols": symbols,
+                "seconds": seconds,
+                "chars_per_s": symbols / seconds,
+            }
     _add_ratios(results)
 
     settings = {

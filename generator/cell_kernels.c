@@ -6,6 +6,7 @@
    it through ctypes: it needs no PyTorch headers. Names follow generator/milstm.py:
 
        pre = A * r + B,  r = U h_{t-1}  (r absent when h_{t-1} = 0)
+       A = alpha * P + beta1,  B = beta2 * P + bias,  P = W x_t
        i, f, o = sigmoid(pre_i, pre_f, pre_o);  z = tanh(pre_z)
        c = f * c_prev + i * z;  h = o * tanh(c)
 
@@ -43,15 +44,23 @@ static void float_to_bf16(long count, const float *restrict from, bf16 *restrict
     }
 }
 
-static void forward_row(long hidden, const float *restrict a, const float *restrict b,
+/* The four coefficient vectors of the gates, each 4 * hidden long, one after the other:
+   alpha, beta1, beta2, bias. With P = W x the gates' input projection,
+   A = alpha * P + beta1 and B = beta2 * P + bias. */
+enum { ALPHA, BETA1, BETA2, BIAS };
+
+static void forward_row(long hidden, const float *restrict P, const float *restrict coefficients,
                         const float *restrict r, const float *restrict c_prev,
                         float *restrict gates, float *restrict cells,
                         float *restrict tanh_cells, float *restrict outputs) {
     const long width = 4 * hidden;
+    const float *alpha = coefficients + ALPHA * width, *beta1 = coefficients + BETA1 * width;
+    const float *beta2 = coefficients + BETA2 * width, *bias = coefficients + BIAS * width;
     if (r) {
-        for (long q = 0; q < width; q++) gates[q] = b[q] + a[q] * r[q];
+        for (long q = 0; q < width; q++)
+            gates[q] = (alpha[q] * P[q] + beta1[q]) * r[q] + beta2[q] * P[q] + bias[q];
     } else {
-        memcpy(gates, b, width * sizeof *gates);
+        for (long q = 0; q < width; q++) gates[q] = beta2[q] * P[q] + bias[q];
     }
     float *gate_i = gates, *gate_f = gates + hidden, *gate_o = gates + 2 * hidden;
     float *gate_z = gates + 3 * hidden;
@@ -71,12 +80,14 @@ static void forward_row(long hidden, const float *restrict a, const float *restr
 }
 
 /* dL/dh of the row is given; carry holds dL/dc through the next step and is replaced by
-   dL/dc_prev. Writes dL/dpre (which is dL/dB) and, when r is given, dL/dA and dL/dr. */
+   dL/dc_prev. Writes dL/dP and, when r is given, dL/dr; adds the row's share of the
+   coefficients' gradients to grad_coefficients. grad_pre is scratch space of 4 * hidden. */
 static void backward_row(long hidden, const float *restrict grad_h, const float *restrict gates,
                          const float *restrict c_prev, const float *restrict tanh_cells,
-                         const float *restrict a, const float *restrict r,
-                         float *restrict carry, float *restrict grad_pre,
-                         float *restrict grad_A, float *restrict grad_r) {
+                         const float *restrict P, const float *restrict coefficients,
+                         const float *restrict r, float *restrict carry,
+                         float *restrict grad_pre, float *restrict grad_P,
+                         float *restrict grad_coefficients, float *restrict grad_r) {
     const long width = 4 * hidden;
     const float *gate_i = gates, *gate_f = gates + hidden, *gate_o = gates + 2 * hidden;
     const float *gate_z = gates + 3 * hidden;
@@ -91,36 +102,53 @@ static void backward_row(long hidden, const float *restrict grad_h, const float 
         grad_z[j] = grad_cell * i * (1.0f - z * z);
         carry[j] = grad_cell * f;
     }
+
+    const float *alpha = coefficients + ALPHA * width, *beta1 = coefficients + BETA1 * width;
+    const float *beta2 = coefficients + BETA2 * width;
+    float *grad_alpha = grad_coefficients + ALPHA * width;
+    float *grad_beta1 = grad_coefficients + BETA1 * width;
+    float *grad_beta2 = grad_coefficients + BETA2 * width;
+    float *grad_bias = grad_coefficients + BIAS * width;
     if (r) {
+        /* pre = A r + B: dA = dpre r, dB = dpre, dr = dpre A */
         for (long q = 0; q < width; q++) {
-            grad_A[q] = grad_pre[q] * r[q];
-            grad_r[q] = grad_pre[q] * a[q];
+            float grad_A = grad_pre[q] * r[q];
+            grad_r[q] = grad_pre[q] * (alpha[q] * P[q] + beta1[q]);
+            grad_P[q] = grad_A * alpha[q] + grad_pre[q] * beta2[q];
+            grad_alpha[q] += grad_A * P[q];
+            grad_beta1[q] += grad_A;
+            grad_beta2[q] += grad_pre[q] * P[q];
+            grad_bias[q] += grad_pre[q];
         }
     } else {
-        memset(grad_A, 0, width * sizeof *grad_A);
+        for (long q = 0; q < width; q++) {
+            grad_P[q] = grad_pre[q] * beta2[q];
+            grad_beta2[q] += grad_pre[q] * P[q];
+            grad_bias[q] += grad_pre[q];
+        }
     }
 }
 
 /* Gates, cell, tanh of the cell and output of `rows` names; r may be NULL (pre = B). */
-void cell_forward_f32(long rows, long hidden, const float *A, const float *B, const float *r,
-                      const float *c_prev, float *gates, float *cells, float *tanh_cells,
-                      float *outputs) {
+void cell_forward_f32(long rows, long hidden, const float *P, const float *coefficients,
+                      const float *r, const float *c_prev, float *gates, float *cells,
+                      float *tanh_cells, float *outputs) {
     const long width = 4 * hidden;
     for (long n = 0; n < rows; n++) {
-        forward_row(hidden, A + n * width, B + n * width, r ? r + n * width : 0,
+        forward_row(hidden, P + n * width, coefficients, r ? r + n * width : 0,
                     c_prev + n * hidden, gates + n * width, cells + n * hidden,
                     tanh_cells + n * hidden, outputs + n * hidden);
     }
 }
 
-void cell_forward_bf16(long rows, long hidden, const float *A, const float *B, const bf16 *r,
-                       const float *c_prev, float *gates, float *cells, float *tanh_cells,
-                       bf16 *outputs) {
+void cell_forward_bf16(long rows, long hidden, const float *P, const float *coefficients,
+                       const bf16 *r, const float *c_prev, float *gates, float *cells,
+                       float *tanh_cells, bf16 *outputs) {
     const long width = 4 * hidden;
     float r_row[width], output_row[hidden];
     for (long n = 0; n < rows; n++) {
         if (r) bf16_to_float(width, r + n * width, r_row);
-        forward_row(hidden, A + n * width, B + n * width, r ? r_row : 0, c_prev + n * hidden,
+        forward_row(hidden, P + n * width, coefficients, r ? r_row : 0, c_prev + n * hidden,
                     gates + n * width, cells + n * hidden, tanh_cells + n * hidden, output_row);
         float_to_bf16(hidden, output_row, outputs + n * hidden);
     }
@@ -129,32 +157,32 @@ void cell_forward_bf16(long rows, long hidden, const float *A, const float *B, c
 /* One step back for `rows` names. dL/dh of a row is grad_outputs plus, for the first
    later_rows rows (the names that go on to the next step), later, and for the others (the
    names whose last step this is) grad_final_h. See backward_row for the rest; grad_r is
-   dL/dr, written only when r is given. */
+   written only when r is given. */
 void cell_backward_f32(long rows, long hidden, long later_rows, const float *grad_outputs,
                        const float *later, const float *grad_final_h, const float *gates,
-                       const float *c_prev, const float *tanh_cells, const float *A,
-                       const float *r, float *carry, float *grad_pre, float *grad_A,
-                       float *grad_r) {
+                       const float *c_prev, const float *tanh_cells, const float *P,
+                       const float *coefficients, const float *r, float *carry, float *grad_P,
+                       float *grad_coefficients, float *grad_r) {
     const long width = 4 * hidden;
-    float grad_h[hidden];
+    float grad_h[hidden], grad_pre[width];
     for (long n = 0; n < rows; n++) {
         const float *go = grad_outputs + n * hidden;
         const float *gl = n < later_rows ? later + n * hidden : grad_final_h + n * hidden;
         for (long j = 0; j < hidden; j++) grad_h[j] = go[j] + gl[j];
         backward_row(hidden, grad_h, gates + n * width, c_prev + n * hidden,
-                     tanh_cells + n * hidden, A + n * width, r ? r + n * width : 0,
-                     carry + n * hidden, grad_pre + n * width, grad_A + n * width,
-                     r ? grad_r + n * width : 0);
+                     tanh_cells + n * hidden, P + n * width, coefficients,
+                     r ? r + n * width : 0, carry + n * hidden, grad_pre, grad_P + n * width,
+                     grad_coefficients, r ? grad_r + n * width : 0);
     }
 }
 
 void cell_backward_bf16(long rows, long hidden, long later_rows, const bf16 *grad_outputs,
                         const bf16 *later, const bf16 *grad_final_h, const float *gates,
-                        const float *c_prev, const float *tanh_cells, const float *A,
-                        const bf16 *r, float *carry, float *grad_pre, float *grad_A,
-                        bf16 *grad_r) {
+                        const float *c_prev, const float *tanh_cells, const float *P,
+                        const float *coefficients, const bf16 *r, float *carry, float *grad_P,
+                        float *grad_coefficients, bf16 *grad_r) {
     const long width = 4 * hidden;
-    float grad_h[hidden], from_later[hidden], r_row[width], grad_r_row[width];
+    float grad_h[hidden], from_later[hidden], grad_pre[width], r_row[width], grad_r_row[width];
     for (long n = 0; n < rows; n++) {
         const bf16 *gl = n < later_rows ? later + n * hidden : grad_final_h + n * hidden;
         bf16_to_float(hidden, grad_outputs + n * hidden, grad_h);
@@ -162,8 +190,24 @@ void cell_backward_bf16(long rows, long hidden, long later_rows, const bf16 *gra
         for (long j = 0; j < hidden; j++) grad_h[j] += from_later[j];
         if (r) bf16_to_float(width, r + n * width, r_row);
         backward_row(hidden, grad_h, gates + n * width, c_prev + n * hidden,
-                     tanh_cells + n * hidden, A + n * width, r ? r_row : 0, carry + n * hidden,
-                     grad_pre + n * width, grad_A + n * width, grad_r_row);
+                     tanh_cells + n * hidden, P + n * width, coefficients, r ? r_row : 0,
+                     carry + n * hidden, grad_pre, grad_P + n * width, grad_coefficients,
+                     grad_r_row);
         if (r) float_to_bf16(width, grad_r_row, grad_r + n * width);
+    }
+}
+
+/* to = from^T for a float32 matrix of rows x cols (rows first..last of `from` only), in
+   tiles small enough that the lines they read and write all stay in cache */
+void transpose_f32(long rows, long cols, long first, long last, const float *restrict from,
+                   float *restrict to) {
+    enum { TILE = 16 };
+    for (long i0 = first; i0 < last; i0 += TILE) {
+        long i1 = i0 + TILE < last ? i0 + TILE : last;
+        for (long j0 = 0; j0 < cols; j0 += TILE) {
+            long j1 = j0 + TILE < cols ? j0 + TILE : cols;
+            for (long j = j0; j < j1; j++)
+                for (long i = i0; i < i1; i++) to[j * rows + i] = from[i * cols + j];
+        }
     }
 }

@@ -13,12 +13,10 @@ Grouping the terms by U h gives the form we compute:
 
     pre_t = A_t * (U h_{t-1}) + B_t,   A_t = alpha * W x_t + beta1,   B_t = beta2 * W x_t + b
 
-A and B depend on the inputs only, so they are made for the whole sequence at once, outside
-the recurrence (`InputTerms`). What is left inside the loop is one matrix product and a few
-elementwise operations per step. The loop runs in `MultiplicativeRecurrence`, an autograd
-function with a hand-written backward pass: recording a dozen small operations per step with
-autograd costs more than the arithmetic itself at the batch sizes we train with. Both
-functions are checked against the equations above by tests/test_milstm.py.
+A and B depend on the inputs only: W x is one matrix product for the whole sequence, and
+what is left inside the loop is one matrix product and one elementwise pass per step. The
+layer runs as one autograd function with a hand-written backward pass
+(generator/recurrence.py), checked against the equations above by tests/test_milstm.py.
 """
 
 from __future__ import annotations
@@ -29,50 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator.products import linear, product_dtype
-from generator.recurrence import MultiplicativeRecurrence
+from generator.recurrence import MILSTMFunction
 
 State = tuple[torch.Tensor, torch.Tensor]
-
-
-class InputTerms(torch.autograd.Function):
-    """A = alpha * (W x) + beta1 and B = beta2 * (W x) + b for every step: (T, N, 4H) each.
-
-    Autograd would differentiate this through a dozen passes over (T, N, 4H) tensors. The
-    hand-written backward pass moves W x out of the sums instead, so that every gradient
-    comes from four thin matrix products with the inputs and two sums:
-
-        dW = alpha * (dA^T x) + beta2 * (dB^T x)       dx = dA (alpha W) + dB (beta2 W)
-        dalpha = rowsum(W * dA^T x)    dbeta2 = rowsum(W * dB^T x)
-        dbeta1 = sum dA                db = sum dB
-    """
-
-    @staticmethod
-    def forward(ctx, inputs, W, alpha, beta1, beta2, bias):  # noqa: N803
-        projected = linear(inputs, W, product_dtype(inputs)).to(alpha.dtype)  # bf16 under autocast
-        ctx.save_for_backward(inputs, W, alpha, beta2)
-        return torch.addcmul(beta1, alpha, projected), torch.addcmul(bias, beta2, projected)
-
-    @staticmethod
-    def backward(ctx, grad_A, grad_B):  # noqa: N803
-        inputs, W, alpha, beta2 = ctx.saved_tensors
-        flat_inputs = inputs.reshape(-1, inputs.shape[-1]).to(W.dtype)  # (T N, E)
-        flat_A = grad_A.reshape(-1, grad_A.shape[-1])  # (T N, 4H)
-        flat_B = grad_B.reshape(-1, grad_B.shape[-1])
-        through_A = flat_A.t() @ flat_inputs  # (4H, E)
-        through_B = flat_B.t() @ flat_inputs
-        grad_W = through_A * alpha.unsqueeze(1) + through_B * beta2.unsqueeze(1)
-        grad_inputs = linear(flat_A, (W * alpha.unsqueeze(1)).t()) + linear(
-            flat_B, (W * beta2.unsqueeze(1)).t()
-        )
-        return (
-            grad_inputs.view(inputs.shape).to(inputs.dtype),
-            grad_W,
-            (W * through_A).sum(1),
-            flat_A.sum(0),
-            (W * through_B).sum(1),
-            flat_B.sum(0),
-        )
 
 
 class MILSTM(nn.Module):
@@ -110,15 +67,11 @@ class MILSTM(nn.Module):
         zeros = like.new_zeros(batch_size, self.hidden_size)
         return zeros, zeros.clone()
 
-    def input_terms(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """A = alpha * W x + beta1 and B = beta2 * W x + b for every step: (T, N, 4H) each."""
-        return InputTerms.apply(
-            inputs, self.input_weight, self.alpha, self.beta1, self.beta2, self.bias
-        )
-
     def sampling_terms(self, embeddings: torch.Tensor):
-        """Per-character scale and shift of the gates, and U: see generator.stepper."""
-        scale, shift = self.input_terms(embeddings)
+        """Per-character scale A and shift B of the gates, and U: see generator.stepper."""
+        projected = embeddings @ self.input_weight.t()
+        scale = torch.addcmul(self.beta1, self.alpha, projected)
+        shift = torch.addcmul(self.bias, self.beta2, projected)
         return scale, shift, self.recurrent_weight
 
     def forward(
@@ -140,13 +93,13 @@ class MILSTM(nn.Module):
         zero_start = state is None
         if state is None:
             state = self.initial_state(batch, inputs.float())
-        A, B = self.input_terms(inputs)
         recurrent_weight = self.recurrent_weight
         if self.training and self.weight_drop > 0:
             recurrent_weight = F.dropout(recurrent_weight, self.weight_drop)
-        outputs, final_h, final_c = MultiplicativeRecurrence.apply(
-            A, B, recurrent_weight, state[0], state[1], lengths, zero_start
-        )
+        outputs, final_h, final_c = MILSTMFunction.apply(
+            inputs, self.input_weight, self.alpha, self.beta1, self.beta2, self.bias,
+            recurrent_weight, state[0], state[1], lengths, zero_start,
+        )  # fmt: skip
         return outputs, (final_h, final_c)
 
     def _forward_reordered(self, inputs, state, lengths, order):

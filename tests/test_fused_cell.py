@@ -50,6 +50,11 @@ def test_fused_float32_steps_match_pytorch_steps(compiled, monkeypatch, with_sta
         torch.testing.assert_close(got, expected, rtol=2e-5, atol=2e-5)
 
 
+def test_transpose(compiled):
+    matrix = torch.randn(37, 29)  # tiles of 8 that do not fit evenly
+    assert torch.equal(compiled.transpose(matrix), matrix.t())
+
+
 def test_fused_bfloat16_steps_match_pytorch_steps(compiled, monkeypatch):
     if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         pytest.skip("this CPU has no bfloat16 products")

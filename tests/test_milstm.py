@@ -5,8 +5,8 @@ import copy
 import pytest
 import torch
 
-from generator.milstm import MILSTM, InputTerms
-from generator.recurrence import MultiplicativeRecurrence
+from generator.milstm import MILSTM
+from generator.recurrence import MILSTMFunction
 
 
 def literal_milstm(layer: MILSTM, inputs: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
@@ -67,24 +67,25 @@ def test_forward_and_gradients_match_the_literal_equations():
 
 
 @pytest.mark.parametrize("zero_start", [False, True])
-def test_recurrence_passes_gradcheck(zero_start):
+def test_layer_function_passes_gradcheck(zero_start):
     torch.manual_seed(1)
-    steps, batch, hidden = 4, 3, 3
+    steps, batch, embedding, hidden = 4, 3, 2, 3
 
     def tensor(*shape, grad=True):
         return torch.randn(*shape, dtype=torch.float64, requires_grad=grad)
 
     h0 = torch.zeros(batch, hidden, dtype=torch.float64) if zero_start else tensor(batch, hidden)
     arguments = (
-        tensor(steps, batch, 4 * hidden),
-        tensor(steps, batch, 4 * hidden),
+        tensor(steps, batch, embedding),
+        tensor(4 * hidden, embedding),
+        *(tensor(4 * hidden) for _ in range(4)),  # alpha, beta1, beta2, bias
         tensor(4 * hidden, hidden),
         h0,
         tensor(batch, hidden),
         [4, 2, 1],  # rows stop at their lengths
         zero_start,
     )
-    assert torch.autograd.gradcheck(MultiplicativeRecurrence.apply, arguments)
+    assert torch.autograd.gradcheck(MILSTMFunction.apply, arguments)
 
 
 def test_rows_stop_at_their_lengths_in_any_order():
@@ -115,21 +116,6 @@ def test_state_carries_over_between_calls():
     first, state = layer(inputs[:3])
     second, _ = layer(inputs[3:], state)
     torch.testing.assert_close(torch.cat([first, second]), whole)
-
-
-def test_input_terms_pass_gradcheck():
-    torch.manual_seed(2)
-
-    def tensor(*shape):
-        return torch.randn(*shape, dtype=torch.float64, requires_grad=True)
-
-    hidden, embedding = 3, 5
-    arguments = (
-        tensor(4, 2, embedding),
-        tensor(4 * hidden, embedding),
-        *(tensor(4 * hidden) for _ in range(4)),
-    )
-    assert torch.autograd.gradcheck(InputTerms.apply, arguments)
 
 
 def test_float32_fast_path_matches_the_equations_in_float64():
