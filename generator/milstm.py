@@ -68,11 +68,10 @@ class MILSTM(nn.Module):
         return zeros, zeros.clone()
 
     def sampling_terms(self, embeddings: torch.Tensor):
-        """Per-character scale A and shift B of the gates, and U: see generator.stepper."""
-        projected = embeddings @ self.input_weight.t()
-        scale = torch.addcmul(self.beta1, self.alpha, projected)
-        shift = torch.addcmul(self.bias, self.beta2, projected)
-        return scale, shift, self.recurrent_weight
+        """P = W e of each embedding, the coefficients (alpha, beta1, beta2, b) stacked
+        (4, 4H), and U: see generator.stepper."""
+        coefficients = torch.stack([self.alpha, self.beta1, self.beta2, self.bias])
+        return embeddings @ self.input_weight.t(), coefficients, self.recurrent_weight
 
     def forward(
         self, inputs: torch.Tensor, state: State | None = None, lengths: list[int] | None = None

@@ -76,13 +76,19 @@ class TorchLSTM(nn.Module):
         return outputs, (hidden, cell)
 
     def sampling_terms(self, embeddings: torch.Tensor):
-        """No scale, the input side as a per-character shift, and U: see generator.stepper.
+        """The input side per character, coefficients and U: see generator.stepper.
 
-        torch.nn.LSTM orders its gates i, f, g, o; the stepper expects i, f, o, g.
+        The LSTM's pre-activation is U h + (W e + biases): that is the MI-LSTM's form with
+        P = W e + biases, alpha = 0, beta1 = beta2 = 1 and b = 0. torch.nn.LSTM orders its
+        gates i, f, g, o; the stepper expects i, f, o, g.
         """
         lstm = self.lstm
-        shift = embeddings @ lstm.weight_ih_l0.t() + lstm.bias_ih_l0 + lstm.bias_hh_l0
-        return None, _to_ifoz(shift, dim=1), _to_ifoz(lstm.weight_hh_l0, dim=0)
+        projected = embeddings @ lstm.weight_ih_l0.t() + lstm.bias_ih_l0 + lstm.bias_hh_l0
+        width = projected.shape[1]
+        coefficients = projected.new_tensor([0.0, 1.0, 1.0, 0.0]).unsqueeze(1).expand(4, width)
+        return _to_ifoz(projected, dim=1), coefficients.contiguous(), _to_ifoz(
+            lstm.weight_hh_l0, dim=0
+        )
 
 
 def _to_ifoz(tensor: torch.Tensor, dim: int) -> torch.Tensor:

@@ -125,7 +125,8 @@ class MILSTMFunction(torch.autograd.Function):
         return (grad_inputs, grad_W, *grad_coefficients, grad_U, grad_h0, grad_c0, None, None)
 
 
-def _cell_steps(state_dtype: torch.dtype, product_dtype: torch.dtype, device: torch.device):
+def cell_steps(state_dtype: torch.dtype, product_dtype: torch.dtype, device: torch.device):
+    """The fused cell steps where they can run, else `TorchCellSteps`."""
     fused = fused_cell.load() if device.type == "cpu" else None
     if fused is not None and fused.supports(state_dtype, product_dtype):
         return fused
@@ -144,7 +145,7 @@ def _forward(ctx, inputs, W, coefficients, U, h0, c0, lengths, zero_start, produ
     four_hidden, hidden = U.shape
     state_dtype = coefficients.dtype
     rows = rows_per_step(lengths, steps)
-    cell = _cell_steps(state_dtype, product_dtype, inputs.device)
+    cell = cell_steps(state_dtype, product_dtype, inputs.device)
     projected = linear(inputs, W, product_dtype).to(state_dtype).contiguous()  # P, (T, N, 4H)
     times_U = repeated_product(U, product_dtype, batch)  # h -> U h
 
@@ -184,7 +185,7 @@ def _backward(ctx, grad_outputs, grad_final_h, grad_final_c):
     recurrent, rows = ctx.recurrent, ctx.rows
     steps, batch, four_hidden = projected.shape
     product_dtype = outputs.dtype
-    cell = _cell_steps(coefficients.dtype, product_dtype, projected.device)
+    cell = cell_steps(coefficients.dtype, product_dtype, projected.device)
     times_U_t = repeated_product(_transposed(U), product_dtype, batch)  # g -> U^T g
 
     grad_outputs = grad_outputs.to(product_dtype).contiguous()

@@ -135,7 +135,7 @@ def _read(
     """
     ids = [vocabulary.encode(prime) for prime, _ in keys]
     genres = [genre for _, genre in keys]
-    device = stepper.decoder_t.device
+    device = stepper.device
     starts = []
     for row_ids, genre in zip(ids, genres, strict=True):
         if row_ids:

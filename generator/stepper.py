@@ -1,15 +1,15 @@
 """One character of N names per call, with weights arranged once for fast sampling.
 
-Both cells reduce to the same step once their input side is folded into per-character
-tables (the input is always one of V characters):
+The input is always one of V characters, so its projection P = W e is looked up in a
+per-character table instead of multiplied, and both cells take the MI-LSTM's form
 
-    pre = scale[token] * (U h) + shift[token]      (gates i, f, o, z)
+    pre = (alpha * P[token] + beta1) * (U h) + beta2 * P[token] + b      (gates i, f, o, z)
 
-For the MI-LSTM, scale = alpha * W e + beta1 and shift = beta2 * W e + b, with e the
-character's embedding; for the LSTM there is no scale and shift = W e + biases. What is
-left per step is one matrix product with U, the cell update and the decoder. On CPUs with
-bfloat16 units U is kept in bfloat16: the product reads half as many bytes, and sampled
-names do not need more precision. Scoring (bits per character) never goes through here.
+(the LSTM with alpha = 0, beta1 = beta2 = 1, b = 0, its biases inside P). What is left per
+step is one matrix product with U, the fused cell pass of training (generator/fused_cell.py)
+and the decoder. On CPUs with bfloat16 units U, the decoder and the hidden state are kept
+in bfloat16: the products read half as many bytes, and sampled names do not need more
+precision. Scoring (bits per character) never goes through here.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch
 from generator.milstm import State
 from generator.model import CharModel
 from generator.products import repeated_product
+from generator.recurrence import cell_steps
 from generator.vocab import NEVER_SAMPLED, START
 
 
@@ -33,11 +34,11 @@ def fast_dtype(device: torch.device) -> torch.dtype:
 
 @dataclass(frozen=True)
 class GateTables:
-    """Per-character gate tables for a few genres, stacked: row g * V + c is character c in
-    the g-th genre. `symbols` turns characters and each row's genre into row numbers."""
+    """Per-character input projections for a few genres, stacked: row g * V + c is P of
+    character c in the g-th genre. `symbols` turns characters and each row's genre into
+    row numbers."""
 
-    scale: torch.Tensor | None  # (G V, 4H); None for the LSTM
-    shift: torch.Tensor  # (G V, 4H)
+    projected: torch.Tensor  # (G V, 4H)
     vocab_size: int
 
     def symbols(self, tokens: torch.Tensor, genre_rows: torch.Tensor | None) -> torch.Tensor:
@@ -52,14 +53,17 @@ class Stepper:
         self.model = model
         self.genre_tags = model.config.genre_tags
         with torch.no_grad():
-            _, _, recurrent = model.recurrent.sampling_terms(model.embedding.weight)
+            _, coefficients, recurrent = model.recurrent.sampling_terms(model.embedding.weight)
             self.dtype = dtype or fast_dtype(weight.device)
+            self.coefficients = coefficients.detach().float().contiguous()  # (4, 4H)
             self.recurrent_product = repeated_product(recurrent, self.dtype)  # h -> U h
-            self.decoder_t = weight.detach().t().contiguous()  # (H, V)
-            self.decoder_bias = model.decoder.bias.detach().clone()
+            self.decoder_product = repeated_product(weight, self.dtype)  # h -> logits
+            self.decoder_bias = model.decoder.bias.detach().float().clone()
             self.decoder_bias[list(NEVER_SAMPLED)] = float("-inf")
+        self.cell_steps = cell_steps(torch.float32, self.dtype, weight.device)
+        self.device = weight.device
         self.hidden_size = recurrent.shape[1]
-        self._genre_tables: dict[str | None, tuple[torch.Tensor | None, torch.Tensor]] = {}
+        self._genre_tables: dict[str | None, torch.Tensor] = {}
         self._start_states: dict[str | None, tuple[torch.Tensor, ...]] = {}
         self._first_symbol_states: dict[str | None, State] = {}
         self.plain_tables = self.gate_tables([None])
@@ -68,25 +72,23 @@ class Stepper:
     def gate_tables(self, genres: list[str | None]) -> GateTables:
         """The stacked tables for these genres (None: no genre), in this order."""
         parts = [self._tables_for(genre) for genre in genres]
-        if len(parts) == 1:  # one genre's tables are used as they are, without a copy
-            scale, shift = parts[0]
-        else:
-            scale = None if parts[0][0] is None else torch.cat([part[0] for part in parts])
-            shift = torch.cat([part[1] for part in parts])
-        return GateTables(scale, shift, len(self.decoder_bias))
+        # one genre's table is used as it is, without a copy
+        projected = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return GateTables(projected, len(self.decoder_bias))
 
     def start_state(self, genre: str | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Hidden, cell and logits (one row each) after reading <start> in this genre."""
         if genre not in self._start_states:
             tables = self.gate_tables([genre])
-            start = torch.full((1,), START, dtype=torch.long, device=self.decoder_t.device)
+            start = torch.full((1,), START, dtype=torch.long, device=self.device)
             logits, (hidden, cell) = self.step(start, self.initial_state(1), tables)
             self._start_states[genre] = (hidden[0], cell[0], logits[0])
         return self._start_states[genre]
 
     def initial_state(self, rows: int) -> State:
-        zeros = self.decoder_t.new_zeros(rows, self.hidden_size)
-        return zeros, zeros.clone()
+        """Hidden (in the products' dtype) and cell state (float32) of zeros."""
+        cell = torch.zeros(rows, self.hidden_size, device=self.device)
+        return cell.to(self.dtype), cell
 
     def step(
         self, symbols: torch.Tensor, state: State, tables: GateTables | None = None
@@ -99,22 +101,18 @@ class Stepper:
         """The new state after reading `symbols` (N,), rows of `tables`, without logits."""
         tables = tables or self.plain_tables
         hidden, cell = state
-        size = self.hidden_size
-        recurrent = self.recurrent_product(hidden)  # (N, 4H)
-        pre = tables.shift.index_select(0, symbols)
-        if tables.scale is None:
-            pre += recurrent
-        else:
-            pre.addcmul_(tables.scale.index_select(0, symbols), recurrent)
-        torch.sigmoid(pre[:, : 3 * size], out=pre[:, : 3 * size])
-        torch.tanh(pre[:, 3 * size :], out=pre[:, 3 * size :])
-        input_gate, forget_gate, output_gate, block_input = pre.chunk(4, dim=1)
-        cell = torch.addcmul(forget_gate * cell, input_gate, block_input)
-        return output_gate * torch.tanh(cell), cell
+        recurrent = self.recurrent_product(hidden).contiguous()  # (N, 4H)
+        projected = tables.projected.index_select(0, symbols)
+        gates, tanh_cells = torch.empty_like(projected), torch.empty_like(cell)
+        new_cell = torch.empty_like(cell)
+        new_hidden = torch.empty_like(cell, dtype=self.dtype)
+        self.cell_steps.forward(projected, self.coefficients, recurrent, cell.contiguous(),
+                                gates, new_cell, tanh_cells, new_hidden)  # fmt: skip
+        return new_hidden, new_cell
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Next-symbol scores (N, V) from hidden states (N, H)."""
-        return torch.addmm(self.decoder_bias, hidden, self.decoder_t)
+        """Next-symbol scores (N, V) from hidden states (N, H), in float32."""
+        return self.decoder_product(hidden).float() + self.decoder_bias
 
     @torch.no_grad()
     def first_symbol_states(self, genre: str | None) -> State:
@@ -134,7 +132,7 @@ class Stepper:
         return self._first_symbol_states[genre]
 
     @torch.no_grad()
-    def _tables_for(self, genre: str | None) -> tuple[torch.Tensor | None, torch.Tensor]:
+    def _tables_for(self, genre: str | None) -> torch.Tensor:
         if genre not in self._genre_tables:
             embeddings = self.model.embedding.weight.detach()
             if genre is not None:
@@ -150,9 +148,6 @@ class Stepper:
                 one_hot = torch.zeros(len(self.genre_tags), device=embeddings.device)
                 one_hot[self.genre_tags.index(genre)] = 1.0
                 embeddings = embeddings + self.model.genre_embedding(one_hot)
-            scale, shift, _ = self.model.recurrent.sampling_terms(embeddings)
-            self._genre_tables[genre] = (
-                None if scale is None else scale.detach().clone(),
-                shift.detach().clone(),
-            )
+            projected, _, _ = self.model.recurrent.sampling_terms(embeddings)
+            self._genre_tables[genre] = projected.detach().float().contiguous()
         return self._genre_tables[genre]
