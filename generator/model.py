@@ -86,8 +86,10 @@ class TorchLSTM(nn.Module):
         projected = embeddings @ lstm.weight_ih_l0.t() + lstm.bias_ih_l0 + lstm.bias_hh_l0
         width = projected.shape[1]
         coefficients = projected.new_tensor([0.0, 1.0, 1.0, 0.0]).unsqueeze(1).expand(4, width)
-        return _to_ifoz(projected, dim=1), coefficients.contiguous(), _to_ifoz(
-            lstm.weight_hh_l0, dim=0
+        return (
+            _to_ifoz(projected, dim=1),
+            coefficients.contiguous(),
+            _to_ifoz(lstm.weight_hh_l0, dim=0),
         )
 
 
