@@ -10,6 +10,10 @@
        i, f, o = sigmoid(pre_i, pre_f, pre_o);  z = tanh(pre_z)
        c = f * c_prev + i * z;  h = o * tanh(c)
 
+   Only c and h are kept for the backward pass: it forms the gates again from P and r,
+   which it reads anyway, rather than read stored ones back from memory, which is what
+   the cell's arithmetic waits on at our sizes.
+
    A row holds the four gates i, f, o, z side by side (4 * hidden values). The tensors that
    feed matrix products (r, h and their gradients) come in the products' precision, float32
    or bfloat16, so each entry point exists twice, suffixed _f32 and _bf16; everything else
@@ -49,10 +53,9 @@ static void float_to_bf16(long count, const float *restrict from, bf16 *restrict
    A = alpha * P + beta1 and B = beta2 * P + bias. */
 enum { ALPHA, BETA1, BETA2, BIAS };
 
-static void forward_row(long hidden, const float *restrict P, const float *restrict coefficients,
-                        const float *restrict r, const float *restrict c_prev,
-                        float *restrict gates, float *restrict cells,
-                        float *restrict tanh_cells, float *restrict outputs) {
+/* The gates of one row after their nonlinearities, i, f, o, z side by side, into gates */
+static void gates_of_row(long hidden, const float *restrict P, const float *restrict coefficients,
+                         const float *restrict r, float *restrict gates) {
     const long width = 4 * hidden;
     const float *alpha = coefficients + ALPHA * width, *beta1 = coefficients + BETA1 * width;
     const float *beta2 = coefficients + BETA2 * width, *bias = coefficients + BIAS * width;
@@ -62,47 +65,49 @@ static void forward_row(long hidden, const float *restrict P, const float *restr
     } else {
         for (long q = 0; q < width; q++) gates[q] = beta2[q] * P[q] + bias[q];
     }
-    float *gate_i = gates, *gate_f = gates + hidden, *gate_o = gates + 2 * hidden;
-    float *gate_z = gates + 3 * hidden;
+    for (long q = 0; q < 3 * hidden; q++) gates[q] = sigmoid(gates[q]);
+    for (long q = 3 * hidden; q < width; q++) gates[q] = tanh_from_exp(gates[q]);
+}
+
+static void forward_row(long hidden, const float *restrict P, const float *restrict coefficients,
+                        const float *restrict r, const float *restrict c_prev,
+                        float *restrict cells, float *restrict outputs, float *restrict gates) {
+    gates_of_row(hidden, P, coefficients, r, gates);
+    const float *gate_i = gates, *gate_f = gates + hidden, *gate_o = gates + 2 * hidden;
+    const float *gate_z = gates + 3 * hidden;
     for (long j = 0; j < hidden; j++) {
-        float i = sigmoid(gate_i[j]), f = sigmoid(gate_f[j]), o = sigmoid(gate_o[j]);
-        float z = tanh_from_exp(gate_z[j]);
-        float cell = f * c_prev[j] + i * z;
-        float tanh_cell = tanh_from_exp(cell);
-        gate_i[j] = i;
-        gate_f[j] = f;
-        gate_o[j] = o;
-        gate_z[j] = z;
+        float cell = gate_f[j] * c_prev[j] + gate_i[j] * gate_z[j];
         cells[j] = cell;
-        tanh_cells[j] = tanh_cell;
-        outputs[j] = o * tanh_cell;
+        outputs[j] = gate_o[j] * tanh_from_exp(cell);
     }
 }
 
 /* dL/dh of the row is given; carry holds dL/dc through the next step and is replaced by
    dL/dc_prev. Writes dL/dP and, when r is given, dL/dr; adds the row's share of the
-   coefficients' gradients to grad_coefficients. grad_pre is scratch space of 4 * hidden. */
-static void backward_row(long hidden, const float *restrict grad_h, const float *restrict gates,
-                         const float *restrict c_prev, const float *restrict tanh_cells,
-                         const float *restrict P, const float *restrict coefficients,
-                         const float *restrict r, float *restrict carry,
-                         float *restrict grad_pre, float *restrict grad_P,
-                         float *restrict grad_coefficients, float *restrict grad_r) {
+   coefficients' gradients to grad_coefficients. gates is scratch space of 4 * hidden. */
+static void backward_row(long hidden, const float *restrict grad_h, const float *restrict P,
+                         const float *restrict coefficients, const float *restrict r,
+                         const float *restrict c_prev, const float *restrict cells,
+                         float *restrict carry, float *restrict grad_P,
+                         float *restrict grad_coefficients, float *restrict grad_r,
+                         float *restrict gates) {
     const long width = 4 * hidden;
-    const float *gate_i = gates, *gate_f = gates + hidden, *gate_o = gates + 2 * hidden;
-    const float *gate_z = gates + 3 * hidden;
-    float *grad_i = grad_pre, *grad_f = grad_pre + hidden, *grad_o = grad_pre + 2 * hidden;
-    float *grad_z = grad_pre + 3 * hidden;
+    gates_of_row(hidden, P, coefficients, r, gates);
+    /* each gate's value is replaced by dL/dpre of that gate, in place */
+    float *gate_i = gates, *gate_f = gates + hidden, *gate_o = gates + 2 * hidden;
+    float *gate_z = gates + 3 * hidden;
     for (long j = 0; j < hidden; j++) {
-        float i = gate_i[j], f = gate_f[j], o = gate_o[j], z = gate_z[j], t = tanh_cells[j];
+        float i = gate_i[j], f = gate_f[j], o = gate_o[j], z = gate_z[j];
+        float t = tanh_from_exp(cells[j]);
         float grad_cell = carry[j] + grad_h[j] * o * (1.0f - t * t);
-        grad_i[j] = grad_cell * z * i * (1.0f - i);
-        grad_f[j] = grad_cell * c_prev[j] * f * (1.0f - f);
-        grad_o[j] = grad_h[j] * t * o * (1.0f - o);
-        grad_z[j] = grad_cell * i * (1.0f - z * z);
+        gate_i[j] = grad_cell * z * i * (1.0f - i);
+        gate_f[j] = grad_cell * c_prev[j] * f * (1.0f - f);
+        gate_o[j] = grad_h[j] * t * o * (1.0f - o);
+        gate_z[j] = grad_cell * i * (1.0f - z * z);
         carry[j] = grad_cell * f;
     }
 
+    const float *grad_pre = gates;
     const float *alpha = coefficients + ALPHA * width, *beta1 = coefficients + BETA1 * width;
     const float *beta2 = coefficients + BETA2 * width;
     float *grad_alpha = grad_coefficients + ALPHA * width;
@@ -129,27 +134,25 @@ static void backward_row(long hidden, const float *restrict grad_h, const float 
     }
 }
 
-/* Gates, cell, tanh of the cell and output of `rows` names; r may be NULL (pre = B). */
+/* The cell state and output of `rows` names; r may be NULL (pre = B). */
 void cell_forward_f32(long rows, long hidden, const float *P, const float *coefficients,
-                      const float *r, const float *c_prev, float *gates, float *cells,
-                      float *tanh_cells, float *outputs) {
+                      const float *r, const float *c_prev, float *cells, float *outputs) {
     const long width = 4 * hidden;
+    float gates[width];
     for (long n = 0; n < rows; n++) {
         forward_row(hidden, P + n * width, coefficients, r ? r + n * width : 0,
-                    c_prev + n * hidden, gates + n * width, cells + n * hidden,
-                    tanh_cells + n * hidden, outputs + n * hidden);
+                    c_prev + n * hidden, cells + n * hidden, outputs + n * hidden, gates);
     }
 }
 
 void cell_forward_bf16(long rows, long hidden, const float *P, const float *coefficients,
-                       const bf16 *r, const float *c_prev, float *gates, float *cells,
-                       float *tanh_cells, bf16 *outputs) {
+                       const bf16 *r, const float *c_prev, float *cells, bf16 *outputs) {
     const long width = 4 * hidden;
-    float r_row[width], output_row[hidden];
+    float gates[width], r_row[width], output_row[hidden];
     for (long n = 0; n < rows; n++) {
         if (r) bf16_to_float(width, r + n * width, r_row);
         forward_row(hidden, P + n * width, coefficients, r ? r_row : 0, c_prev + n * hidden,
-                    gates + n * width, cells + n * hidden, tanh_cells + n * hidden, output_row);
+                    cells + n * hidden, output_row, gates);
         float_to_bf16(hidden, output_row, outputs + n * hidden);
     }
 }
@@ -159,40 +162,38 @@ void cell_forward_bf16(long rows, long hidden, const float *P, const float *coef
    names whose last step this is) grad_final_h. See backward_row for the rest; grad_r is
    written only when r is given. */
 void cell_backward_f32(long rows, long hidden, long later_rows, const float *grad_outputs,
-                       const float *later, const float *grad_final_h, const float *gates,
-                       const float *c_prev, const float *tanh_cells, const float *P,
-                       const float *coefficients, const float *r, float *carry, float *grad_P,
+                       const float *later, const float *grad_final_h, const float *P,
+                       const float *coefficients, const float *r, const float *c_prev,
+                       const float *cells, float *carry, float *grad_P,
                        float *grad_coefficients, float *grad_r) {
     const long width = 4 * hidden;
-    float grad_h[hidden], grad_pre[width];
+    float grad_h[hidden], gates[width];
     for (long n = 0; n < rows; n++) {
         const float *go = grad_outputs + n * hidden;
         const float *gl = n < later_rows ? later + n * hidden : grad_final_h + n * hidden;
         for (long j = 0; j < hidden; j++) grad_h[j] = go[j] + gl[j];
-        backward_row(hidden, grad_h, gates + n * width, c_prev + n * hidden,
-                     tanh_cells + n * hidden, P + n * width, coefficients,
-                     r ? r + n * width : 0, carry + n * hidden, grad_pre, grad_P + n * width,
-                     grad_coefficients, r ? grad_r + n * width : 0);
+        backward_row(hidden, grad_h, P + n * width, coefficients, r ? r + n * width : 0,
+                     c_prev + n * hidden, cells + n * hidden, carry + n * hidden,
+                     grad_P + n * width, grad_coefficients, r ? grad_r + n * width : 0, gates);
     }
 }
 
 void cell_backward_bf16(long rows, long hidden, long later_rows, const bf16 *grad_outputs,
-                        const bf16 *later, const bf16 *grad_final_h, const float *gates,
-                        const float *c_prev, const float *tanh_cells, const float *P,
-                        const float *coefficients, const bf16 *r, float *carry, float *grad_P,
+                        const bf16 *later, const bf16 *grad_final_h, const float *P,
+                        const float *coefficients, const bf16 *r, const float *c_prev,
+                        const float *cells, float *carry, float *grad_P,
                         float *grad_coefficients, bf16 *grad_r) {
     const long width = 4 * hidden;
-    float grad_h[hidden], from_later[hidden], grad_pre[width], r_row[width], grad_r_row[width];
+    float grad_h[hidden], from_later[hidden], gates[width], r_row[width], grad_r_row[width];
     for (long n = 0; n < rows; n++) {
         const bf16 *gl = n < later_rows ? later + n * hidden : grad_final_h + n * hidden;
         bf16_to_float(hidden, grad_outputs + n * hidden, grad_h);
         bf16_to_float(hidden, gl, from_later);
         for (long j = 0; j < hidden; j++) grad_h[j] += from_later[j];
         if (r) bf16_to_float(width, r + n * width, r_row);
-        backward_row(hidden, grad_h, gates + n * width, c_prev + n * hidden,
-                     tanh_cells + n * hidden, P + n * width, coefficients, r ? r_row : 0,
-                     carry + n * hidden, grad_pre, grad_P + n * width, grad_coefficients,
-                     grad_r_row);
+        backward_row(hidden, grad_h, P + n * width, coefficients, r ? r_row : 0,
+                     c_prev + n * hidden, cells + n * hidden, carry + n * hidden,
+                     grad_P + n * width, grad_coefficients, grad_r_row, gates);
         if (r) float_to_bf16(width, grad_r_row, grad_r + n * width);
     }
 }

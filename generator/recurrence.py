@@ -33,37 +33,44 @@ class TorchCellSteps:
     """A step's elementwise work as PyTorch operations, for any device and dtype."""
 
     @staticmethod
-    def forward(P, coefficients, r, c_prev, gates, cells, tanh_cells, outputs) -> None:  # noqa: N803
-        """Gates (i, f, o, z after their nonlinearity), c, tanh(c) and h of one step's rows,
-        written into the last four arguments. P = W x_t; coefficients (4, 4H) stacks alpha,
-        beta1, beta2 and b; r = U h_{t-1}, or None when h_{t-1} = 0."""
+    def gates(P, coefficients, r) -> torch.Tensor:  # noqa: N803
+        """i, f, o, z after their nonlinearities, (rows, 4H). P = W x_t; coefficients
+        (4, 4H) stacks alpha, beta1, beta2 and b; r = U h_{t-1}, or None when h_{t-1} = 0."""
         alpha, beta1, beta2, bias = coefficients
-        hidden = cells.shape[1]
-        torch.addcmul(bias, beta2, P, out=gates)
+        hidden = P.shape[1] // 4
+        gates = torch.addcmul(bias, beta2, P)
         if r is not None:
             gates.addcmul_(torch.addcmul(beta1, alpha, P), r)
         gates[:, : 3 * hidden].sigmoid_()
         gates[:, 3 * hidden :].tanh_()
+        return gates
+
+    @staticmethod
+    def forward(P, coefficients, r, c_prev, cells, outputs) -> None:  # noqa: N803
+        """c and h of one step's rows, written into `cells` and `outputs`."""
+        gates = TorchCellSteps.gates(P, coefficients, r)
         input_gate, forget_gate, output_gate, block_input = gates.chunk(4, dim=1)
         torch.addcmul(input_gate * block_input, forget_gate, c_prev, out=cells)
-        torch.tanh(cells, out=tanh_cells)
-        outputs.copy_(output_gate * tanh_cells)
+        outputs.copy_(output_gate * torch.tanh(cells))
 
     @staticmethod
     def backward(
-        later_rows, grad_outputs, later, grad_final_h, gates, c_prev, tanh_cells, P,  # noqa: N803
-        coefficients, r, carry, grad_P, grad_coefficients, grad_r,  # noqa: N803
+        later_rows, grad_outputs, later, grad_final_h, P, coefficients, r, c_prev, cells,  # noqa: N803
+        carry, grad_P, grad_coefficients, grad_r,  # noqa: N803
     ) -> None:  # fmt: skip
-        """One step back. dL/dh is grad_outputs plus `later` (dL/dh through the next step)
-        for the first later_rows rows, plus grad_final_h for the rest, whose last step this
-        is. carry holds dL/dc through the next step and becomes dL/dc_prev. Writes dL/dP
-        and, when r is given, dL/dr; adds this step's share to grad_coefficients."""
+        """One step back, forming the step's gates again. dL/dh is grad_outputs plus
+        `later` (dL/dh through the next step) for the first later_rows rows, plus
+        grad_final_h for the rest, whose last step this is. carry holds dL/dc through the
+        next step and becomes dL/dc_prev. Writes dL/dP and, when r is given, dL/dr; adds
+        this step's share to grad_coefficients."""
         alpha, beta1, beta2, _ = coefficients
-        grad_h = grad_outputs.to(gates.dtype, copy=True)
+        grad_h = grad_outputs.to(P.dtype, copy=True)
         if later_rows:
             grad_h[:later_rows] += later
         grad_h[later_rows:] += grad_final_h[later_rows:]
+        gates = TorchCellSteps.gates(P, coefficients, r)
         input_gate, forget_gate, output_gate, block_input = gates.chunk(4, dim=1)
+        tanh_cells = torch.tanh(cells)
         grad_cell = carry + grad_h * output_gate * (1 - tanh_cells * tanh_cells)
         grad_pre = torch.cat(
             [
@@ -154,17 +161,14 @@ def _forward(ctx, inputs, W, coefficients, U, h0, c0, lengths, zero_start, produ
     h0 = h0.to(product_dtype).contiguous()
     c0 = c0.to(state_dtype).contiguous()
     outputs = projected.new_empty(steps, batch, hidden, dtype=product_dtype)  # h_1 .. h_T
-    gates = projected.new_empty(steps, batch, four_hidden)  # i, f, o, z after nonlinearities
     cells = projected.new_empty(steps, batch, hidden)  # c_1 .. c_T
-    tanh_cells = projected.new_empty(steps, batch, hidden)
     recurrent = []  # U h_{t-1} of each step's rows; None where h_{t-1} = 0
 
     for t, n in enumerate(rows):
         h_prev = h0[:n] if t == 0 else outputs[t - 1, :n]
         c_prev = c0[:n] if t == 0 else cells[t - 1, :n]
         r = None if t == 0 and zero_start else times_U(h_prev).contiguous()
-        cell.forward(projected[t, :n], coefficients, r, c_prev, gates[t, :n], cells[t, :n],
-                     tanh_cells[t, :n], outputs[t, :n])  # fmt: skip
+        cell.forward(projected[t, :n], coefficients, r, c_prev, cells[t, :n], outputs[t, :n])
         outputs[t, n:] = 0
         recurrent.append(r)
 
@@ -172,16 +176,13 @@ def _forward(ctx, inputs, W, coefficients, U, h0, c0, lengths, zero_start, produ
     every_row = torch.arange(batch, device=inputs.device)
     final_h, final_c = outputs[last, every_row], cells[last, every_row]
 
-    ctx.save_for_backward(inputs, W, coefficients, U, h0, c0, projected, gates, cells,
-                          tanh_cells, outputs)  # fmt: skip
+    ctx.save_for_backward(inputs, W, coefficients, U, h0, c0, projected, cells, outputs)
     ctx.recurrent, ctx.rows, ctx.device_type = recurrent, rows, inputs.device.type
     return outputs, final_h, final_c
 
 
 def _backward(ctx, grad_outputs, grad_final_h, grad_final_c):
-    inputs, W, coefficients, U, h0, c0, projected, gates, cells, tanh_cells, outputs = (
-        ctx.saved_tensors
-    )
+    inputs, W, coefficients, U, h0, c0, projected, cells, outputs = ctx.saved_tensors
     recurrent, rows = ctx.recurrent, ctx.rows
     steps, batch, four_hidden = projected.shape
     product_dtype = outputs.dtype
@@ -206,8 +207,8 @@ def _backward(ctx, grad_outputs, grad_final_h, grad_final_c):
         c_prev = c0[:n] if t == 0 else cells[t - 1, :n]
         r = recurrent[t]
         grad_r = None if r is None else grad_recurrent[starts[t] : starts[t] + n]
-        cell.backward(later_rows, grad_outputs[t, :n], later, grad_final_h[:n], gates[t, :n],
-                      c_prev, tanh_cells[t, :n], projected[t, :n], coefficients, r, carry[:n],
+        cell.backward(later_rows, grad_outputs[t, :n], later, grad_final_h[:n],
+                      projected[t, :n], coefficients, r, c_prev, cells[t, :n], carry[:n],
                       grad_projected[t, :n], grad_coefficients, grad_r)  # fmt: skip
         grad_projected[t, n:] = 0
         later = None if r is None else times_U_t(grad_r).contiguous()

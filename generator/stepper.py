@@ -103,11 +103,11 @@ class Stepper:
         hidden, cell = state
         recurrent = self.recurrent_product(hidden).contiguous()  # (N, 4H)
         projected = tables.projected.index_select(0, symbols)
-        gates, tanh_cells = torch.empty_like(projected), torch.empty_like(cell)
         new_cell = torch.empty_like(cell)
         new_hidden = torch.empty_like(cell, dtype=self.dtype)
-        self.cell_steps.forward(projected, self.coefficients, recurrent, cell.contiguous(),
-                                gates, new_cell, tanh_cells, new_hidden)  # fmt: skip
+        self.cell_steps.forward(
+            projected, self.coefficients, recurrent, cell.contiguous(), new_cell, new_hidden
+        )
         return new_hidden, new_cell
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
