@@ -26,10 +26,18 @@
 
 typedef uint16_t bf16;
 
-static inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* exp's argument is capped: past 88 expf overflows to infinity, which -ffast-math lets the
+   compiler assume never happens, and the division after it then gives NaN. e^80 keeps
+   1 / (1 + e^80) a normal float, and the results are those of the exact functions to
+   float32 rounding: sigmoid(-80) and tanh(-40) are 0 and -1 to within 2e-35. */
+#define EXP_LIMIT 80.0f
+
+static inline float sigmoid(float x) { return 1.0f / (1.0f + expf(fminf(-x, EXP_LIMIT))); }
 
 /* tanh(x) = 2 sigmoid(2x) - 1: one exponential, exact to float32 rounding */
-static inline float tanh_from_exp(float x) { return 2.0f / (1.0f + expf(-2.0f * x)) - 1.0f; }
+static inline float tanh_from_exp(float x) {
+    return 2.0f / (1.0f + expf(fminf(-2.0f * x, EXP_LIMIT))) - 1.0f;
+}
 
 static void bf16_to_float(long count, const bf16 *restrict from, float *restrict to) {
     for (long k = 0; k < count; k++) {

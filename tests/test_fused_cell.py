@@ -50,6 +50,26 @@ def test_fused_float32_steps_match_pytorch_steps(compiled, monkeypatch, with_sta
         torch.testing.assert_close(got, expected, rtol=2e-5, atol=2e-5)
 
 
+def test_saturated_gates_stay_finite(compiled, monkeypatch):
+    """Pre-activations past +-88 overflow exp in float32: the gates must still come out
+    0, 1 or -1, as in PyTorch, and never NaN (a long training run met this)."""
+    torch.manual_seed(2)
+    layer = MILSTM(5, 24)
+    with torch.no_grad():
+        layer.input_weight.mul_(400.0)  # |W x| in the hundreds
+    inputs = torch.randn(9, len(LENGTHS), 5)
+
+    fused = run_layer(layer, inputs, None)
+    assert all(torch.isfinite(tensor).all() for tensor in fused)
+    without_fused_cell(monkeypatch)
+    reference = run_layer(layer, inputs, None)
+
+    # the gradients reach the hundreds here: float32 rounding, relative to their size
+    for got, expected in zip(fused, reference, strict=True):
+        scale = expected.abs().max().item()
+        torch.testing.assert_close(got, expected, rtol=2e-5, atol=2e-5 * max(scale, 1.0))
+
+
 def test_transpose(compiled):
     matrix = torch.randn(37, 29)  # tiles of 8 that do not fit evenly
     assert torch.equal(compiled.transpose(matrix), matrix.t())
