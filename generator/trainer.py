@@ -22,6 +22,7 @@ from generator.batches import collate, encode_names, epoch_plan, fixed_batches
 from generator.checkpoint import Checkpoint, TrainingState, save_checkpoint
 from generator.devices import autocast, keep_freed_memory
 from generator.distributed import World
+from generator.errors import BandnameError
 from generator.freshness import KnownNames
 from generator.history import History
 from generator.model import CharModel
@@ -169,6 +170,8 @@ class Trainer:
         batch = collate([self.train_sequences[i] for i in rows], tags)
         with autocast(self.options.precision, self.device):
             nats = batch_nats(self.network, batch.to(self.device)).sum()
+        if self.world.any(not math.isfinite(nats.item()), self.device):
+            raise BandnameError(self._divergence_message())
         self.optimizer.zero_grad(set_to_none=True)
         (nats * weight).backward()
         if self.options.clip > 0:
@@ -183,6 +186,20 @@ class Trainer:
         self.epoch_nats += total_nats.item()
         self.epoch_symbols += symbols
         return total_nats.item() / symbols / math.log(2), symbols
+
+    def _divergence_message(self) -> str:
+        """What to say when the loss stops being a number: a step on it would turn every
+        weight into NaN, so the run stops with the files it wrote so far left as they are."""
+        step, epoch = self.step + 1, self.epoch
+        where = f"training diverged at step {step} (epoch {epoch}): the loss is not finite"
+        if self.best_bits is None:
+            kept = "no epoch had finished, so no model was saved"
+        else:
+            kept = (
+                f"the best model so far ({self.best_bits:.4f} bits/char) is in {self.best_path}, "
+                f"the state after the last finished epoch in {self.resume_path}"
+            )
+        return f"{where}; {kept}. A lower --lr or --clip may help."
 
     def _training_tags(self, batch: list[int], rows: list[int]) -> torch.Tensor | None:
         """The tags of `rows` (names of `batch`), each hidden with probability tag_dropout,

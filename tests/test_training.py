@@ -7,8 +7,9 @@ import signal
 import pytest
 import torch
 
-from generator import NameGenerator
+from generator import NameGenerator, trainer
 from generator.checkpoint import load_checkpoint
+from generator.errors import BandnameError
 from generator.options import companion_paths
 from generator.training import train
 from tests.conftest import tiny_options
@@ -88,3 +89,41 @@ def test_more_epochs_can_be_added_by_resuming(tmp_path, bands_csv):
     train(None, resume=first.resume_path, resume_changes={"epochs": 2})
     history = json.loads(companion_paths(out)[1].read_text())
     assert [epoch["epoch"] for epoch in history["epochs"]] == [1, 2]
+
+
+def test_a_diverging_run_stops_with_a_message_and_keeps_its_best_model(
+    tmp_path, bands_csv, monkeypatch
+):
+    out = tmp_path / "model.safetensors"
+    # one epoch first: how many steps it takes, and the model it saves
+    train(tiny_options(bands_csv, out, epochs=1))
+    steps_per_epoch = json.loads(companion_paths(out)[1].read_text())["epochs"][0]["step"]
+    saved_after_epoch_1 = load_checkpoint(out).weights
+    out.unlink()
+    options = tiny_options(bands_csv, out, epochs=3)
+
+    scored = 0
+
+    def loss_turning_nan(model, batch):
+        """The real loss, until the first training step of epoch 2, which gets a NaN"""
+        nonlocal scored
+        nats = real_batch_nats(model, batch)
+        if model.training:
+            scored += 1
+            if scored == steps_per_epoch + 1:
+                return nats * float("nan")
+        return nats
+
+    real_batch_nats = trainer.batch_nats
+    monkeypatch.setattr(trainer, "batch_nats", loss_turning_nan)
+    diverged = f"diverged at step {steps_per_epoch + 1} \\(epoch 2\\)"
+    with pytest.raises(BandnameError, match=diverged):
+        train(options)
+
+    # what epoch 1 saved is still there, and no weight was stepped on a NaN
+    kept = load_checkpoint(out)
+    for name, weight in kept.weights.items():
+        assert torch.isfinite(weight).all(), name
+        torch.testing.assert_close(weight, saved_after_epoch_1[name])
+    resumable = load_checkpoint(companion_paths(out)[0]).weights
+    assert all(torch.isfinite(weight).all() for weight in resumable.values())
