@@ -5,10 +5,13 @@ oneDNN, which torch.nn.LSTM uses on the CPU, does not. oneDNN can also lay a wei
 for its kernels (PyTorch does so when it freezes models for CPU inference), and every
 product after that skips the repacking a plain product does each call: the recurrence
 multiplies by the same matrix at every step, forward and backward. Measured on two cores of
-an AMD EPYC (Zen 5), float32, hidden size 1024, batch 64, sequences of 44 steps:
+AMD EPYCs, float32, hidden size 1024, batch 64:
 
-    (64, 1024) x (1024, 4096), each step     torch.mm 3.8 ms   MKL packed 4.0   oneDNN packed 1.4
-    (4096, 2816) x (2816, 1024), once        torch.mm 127 ms   oneDNN 67
+                                          torch.mm   MKL packed   oneDNN packed
+    Zen 5, (64, 1024) x (1024, 4096), a step     3.8 ms       4.0           1.4
+    Zen 5, (4096, 2816) x (2816, 1024), once     127           -            67
+    Zen 4, (64, 1024) x (1024, 4096), a step     5.0           -             2.95
+    Zen 4, (4096, 724) x (724, 1024), dU         35-45         -            33-35
 
 Builds without oneDNN fall back to MKL's packed product, then to plain products.
 """
