@@ -7,9 +7,10 @@ per-character table instead of multiplied, and both cells take the MI-LSTM's for
 
 (the LSTM with alpha = 0, beta1 = beta2 = 1, b = 0, its biases inside P). What is left per
 step is one matrix product with U, the fused cell pass of training (generator/fused_cell.py)
-and the decoder. On CPUs with bfloat16 units U, the decoder and the hidden state are kept
-in bfloat16: the products read half as many bytes, and sampled names do not need more
-precision. Scoring (bits per character) never goes through here.
+and the decoder. Sampled names need less precision than training: on x86 CPUs U and the
+decoder are held in int8 and the hidden state rounded to 8 bits for their products
+(generator/products.py), elsewhere they run in bfloat16 where the CPU multiplies it, else in
+float32. Scoring (bits per character) never goes through here.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ import torch
 
 from generator.milstm import State
 from generator.model import CharModel
-from generator.products import repeated_product
+from generator.products import int8_products, quantized_product, repeated_product
 from generator.recurrence import cell_steps
 from generator.vocab import NEVER_SAMPLED, START
 
 
 def fast_dtype(device: torch.device) -> torch.dtype:
-    """bfloat16 where this CPU multiplies it natively, else float32."""
+    """The fastest products for sampling here: torch.int8 for int8 ones, else bfloat16
+    where this CPU multiplies it natively, else float32."""
+    if device.type == "cpu" and int8_products():
+        return torch.int8
     if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return torch.bfloat16
     return torch.float32
@@ -54,10 +58,17 @@ class Stepper:
         self.genre_tags = model.config.genre_tags
         with torch.no_grad():
             _, coefficients, recurrent = model.recurrent.sampling_terms(model.embedding.weight)
-            self.dtype = dtype or fast_dtype(weight.device)
+            products = dtype or fast_dtype(weight.device)
             self.coefficients = coefficients.detach().float().contiguous()  # (4, 4H)
-            self.recurrent_product = repeated_product(recurrent, self.dtype)  # h -> U h
-            self.decoder_product = repeated_product(weight, self.dtype)  # h -> logits
+            if products == torch.int8:
+                # int8 products take the hidden state in float32 and give float32
+                self.dtype = torch.float32
+                self.recurrent_product = quantized_product(recurrent)  # h -> U h
+                self.decoder_product = quantized_product(weight)  # h -> logits
+            else:
+                self.dtype = products  # the hidden state's, so that products convert nothing
+                self.recurrent_product = repeated_product(recurrent, products)
+                self.decoder_product = repeated_product(weight, products)
             self.decoder_bias = model.decoder.bias.detach().float().clone()
             self.decoder_bias[list(NEVER_SAMPLED)] = float("-inf")
         self.cell_steps = cell_steps(torch.float32, self.dtype, weight.device)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from generator.products import linear, repeated_product
+from generator.products import int8_products, linear, quantized_product, repeated_product
 
 DTYPES = [torch.float32]
 if torch.ops.mkldnn._is_mkldnn_bf16_supported():
@@ -51,3 +51,39 @@ def test_linear_keeps_float64_exact():
     x = torch.randn(4, 6, dtype=torch.float64)
     weight = torch.randn(3, 6, dtype=torch.float64)
     torch.testing.assert_close(linear(x, weight), x @ weight.t(), rtol=1e-15, atol=1e-15)
+
+
+needs_int8 = pytest.mark.skipif(not int8_products(), reason="no int8 product kernels here")
+
+
+@needs_int8
+def test_quantized_product_multiplies_by_the_transposed_weight_to_about_one_percent():
+    torch.manual_seed(4)
+    weight = torch.randn(64, 32) * torch.linspace(0.01, 2.0, 64).unsqueeze(1)  # rows of any size
+    x = torch.rand(9, 32) * 2 - 1  # hidden states lie in (-1, 1)
+    result = quantized_product(weight)(x)
+    expected = x @ weight.t()
+    assert result.dtype == torch.float32 and result.shape == (9, 64)
+    # each output row has its own scale, so small rows are as exact as large ones
+    relative = (result - expected).norm(dim=0) / expected.norm(dim=0)
+    assert relative.max() < 0.03
+
+
+@needs_int8
+def test_a_rows_quantized_product_does_not_depend_on_the_other_rows():
+    torch.manual_seed(5)
+    product = quantized_product(torch.randn(16, 8))
+    row = torch.rand(1, 8) * 0.2 - 0.1  # a row of small values, rounded on their own...
+    others = torch.rand(6, 8) * 2 - 1  # ...and with rows that span the whole range
+    alone = product(row)
+    together = product(torch.cat([others, row]))
+    assert torch.equal(together[-1:], alone)
+
+
+def test_int8_products_are_off_where_the_quantized_engine_is_not_x86(monkeypatch):
+    monkeypatch.setattr(torch.backends.quantized, "engine", "qnnpack", raising=False)
+    int8_products.cache_clear()
+    try:
+        assert int8_products() is False
+    finally:
+        int8_products.cache_clear()

@@ -1,11 +1,15 @@
 """The sampling stepper's folded per-character tables give the model's own next-character logits."""
 
+import math
+
 import pytest
 import torch
 
+from generator import NameGenerator, stepper
 from generator.model import CharModel, ModelConfig
-from generator.stepper import Stepper
-from generator.vocab import NEVER_SAMPLED
+from generator.products import int8_products
+from generator.stepper import Stepper, fast_dtype
+from generator.vocab import END, NEVER_SAMPLED, START
 
 # the stepper's logits rule out the symbols never written; compare the others
 WRITTEN = [symbol for symbol in range(30) if symbol not in NEVER_SAMPLED]
@@ -58,3 +62,53 @@ def test_first_symbol_states_are_the_states_after_start_and_that_symbol(genre):
         )
         torch.testing.assert_close(hidden[symbol], expected_hidden[0])
         torch.testing.assert_close(cell[symbol], expected_cell[0])
+
+
+@pytest.mark.skipif(not int8_products(), reason="no int8 product kernels here")
+def test_int8_products_stay_close_to_float32():
+    torch.manual_seed(1)
+    model = CharModel(ModelConfig(vocab_size=30, embedding_size=8, hidden_size=64)).eval()
+    tokens = torch.randint(0, 30, (5, 4))
+    expected, _ = model(tokens)
+    stepper = Stepper(model, dtype=torch.int8)
+    state = stepper.initial_state(4)
+    for t in range(tokens.shape[0]):
+        logits, state = stepper.step(tokens[t], state)
+    probabilities = torch.softmax(logits[:, WRITTEN], dim=1)
+    expected_probabilities = torch.softmax(expected[-1][:, WRITTEN], dim=1)
+    torch.testing.assert_close(probabilities, expected_probabilities, atol=0.01, rtol=0)
+
+
+def bits_per_char_through(stepper, names, vocabulary) -> float:
+    """What the stepper's own next-symbol probabilities make of these names."""
+    total, symbols = 0.0, 0
+    for name in names:
+        ids = vocabulary.encode(name)
+        inputs, targets = [START, *ids], [*ids, END]
+        state = stepper.initial_state(1)
+        for symbol, target in zip(inputs, targets, strict=True):
+            logits, state = stepper.step(torch.tensor([symbol]), state)
+            total -= torch.log_softmax(logits[0], dim=0)[target].item()
+            symbols += 1
+    return total / symbols / math.log(2)
+
+
+@pytest.mark.skipif(not int8_products(), reason="no int8 product kernels here")
+def test_the_shipped_model_predicts_as_well_through_int8_products():
+    generator = NameGenerator.load()
+    names = ["Cadaveric Throne", "Rotting Chasm", "Necrotic Dawn", "Grave Hymn", "Vomitoria"]
+    with torch.inference_mode():
+        exact = bits_per_char_through(
+            Stepper(generator.model, torch.float32), names, generator.vocabulary
+        )
+        quantized = bits_per_char_through(
+            Stepper(generator.model, torch.int8), names, generator.vocabulary
+        )
+    assert abs(quantized - exact) < 0.005
+
+
+def test_without_int8_kernels_sampling_uses_bfloat16_or_float32(monkeypatch):
+    monkeypatch.setattr(stepper, "int8_products", lambda: False)
+    chosen = fast_dtype(torch.device("cpu"))
+    bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert chosen == (torch.bfloat16 if bf16 else torch.float32)
