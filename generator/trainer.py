@@ -197,7 +197,7 @@ class Trainer:
         else:
             kept = (
                 f"the best model so far ({self.best_bits:.4f} bits/char) is in {self.best_path}, "
-                f"the state after the last finished epoch in {self.resume_path}"
+                f"the last saved training state in {self.resume_path}"
             )
         return f"{where}; {kept}. A lower --lr or --clip may help."
 
