@@ -11,7 +11,6 @@ AMD EPYCs, float32, hidden size 1024, batch 64:
     Zen 5, (64, 1024) x (1024, 4096), a step     3.8 ms       4.0           1.4
     Zen 5, (4096, 2816) x (2816, 1024), once     127           -            67
     Zen 4, (64, 1024) x (1024, 4096), a step     5.0           -             2.95
-    Zen 4, (4096, 724) x (724, 1024), dU         35-45         -            33-35
 
 Builds without oneDNN fall back to MKL's packed product, then to plain products.
 """
