@@ -22,7 +22,11 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 typedef uint16_t bf16;
 
@@ -142,26 +146,70 @@ static void backward_row(long hidden, const float *restrict grad_h, const float 
     }
 }
 
+/* The coefficients' gradients are sums over rows. When OpenMP shares the rows between
+   threads (its thread pool is the one PyTorch's own kernels use), thread 0 adds into the
+   result itself and every other thread into a zeroed buffer of its own; thread 0 then adds
+   those in, in thread order, so that the sums do not depend on which thread ends first. */
+static float *thread_share(float *result, float **shares, long count) {
+#ifdef _OPENMP
+    int thread = omp_get_thread_num();
+    if (thread != 0) shares[thread] = calloc(count, sizeof(float));
+    return thread == 0 ? result : shares[thread];
+#else
+    (void)shares, (void)count;
+    return result;
+#endif
+}
+
+/* Called by every thread after the rows are done (past the barrier of `omp for`). */
+static void add_thread_shares(float *result, float **shares, long count) {
+#ifdef _OPENMP
+    if (omp_get_thread_num() != 0) return;
+    for (int thread = 1; thread < omp_get_num_threads(); thread++) {
+        for (long k = 0; k < count; k++) result[k] += shares[thread][k];
+        free(shares[thread]);
+    }
+#else
+    (void)result, (void)shares, (void)count;
+#endif
+}
+
+static int max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
 /* The cell state and output of `rows` names; r may be NULL (pre = B). */
 void cell_forward_f32(long rows, long hidden, const float *P, const float *coefficients,
                       const float *r, const float *c_prev, float *cells, float *outputs) {
     const long width = 4 * hidden;
-    float gates[width];
-    for (long n = 0; n < rows; n++) {
-        forward_row(hidden, P + n * width, coefficients, r ? r + n * width : 0,
-                    c_prev + n * hidden, cells + n * hidden, outputs + n * hidden, gates);
+#pragma omp parallel if (rows > 1)
+    {
+        float gates[width];
+#pragma omp for schedule(static)
+        for (long n = 0; n < rows; n++) {
+            forward_row(hidden, P + n * width, coefficients, r ? r + n * width : 0,
+                        c_prev + n * hidden, cells + n * hidden, outputs + n * hidden, gates);
+        }
     }
 }
 
 void cell_forward_bf16(long rows, long hidden, const float *P, const float *coefficients,
                        const bf16 *r, const float *c_prev, float *cells, bf16 *outputs) {
     const long width = 4 * hidden;
-    float gates[width], r_row[width], output_row[hidden];
-    for (long n = 0; n < rows; n++) {
-        if (r) bf16_to_float(width, r + n * width, r_row);
-        forward_row(hidden, P + n * width, coefficients, r ? r_row : 0, c_prev + n * hidden,
-                    cells + n * hidden, output_row, gates);
-        float_to_bf16(hidden, output_row, outputs + n * hidden);
+#pragma omp parallel if (rows > 1)
+    {
+        float gates[width], r_row[width], output_row[hidden];
+#pragma omp for schedule(static)
+        for (long n = 0; n < rows; n++) {
+            if (r) bf16_to_float(width, r + n * width, r_row);
+            forward_row(hidden, P + n * width, coefficients, r ? r_row : 0, c_prev + n * hidden,
+                        cells + n * hidden, output_row, gates);
+            float_to_bf16(hidden, output_row, outputs + n * hidden);
+        }
     }
 }
 
@@ -175,14 +223,21 @@ void cell_backward_f32(long rows, long hidden, long later_rows, const float *gra
                        const float *cells, float *carry, float *grad_P,
                        float *grad_coefficients, float *grad_r) {
     const long width = 4 * hidden;
-    float grad_h[hidden], gates[width];
-    for (long n = 0; n < rows; n++) {
-        const float *go = grad_outputs + n * hidden;
-        const float *gl = n < later_rows ? later + n * hidden : grad_final_h + n * hidden;
-        for (long j = 0; j < hidden; j++) grad_h[j] = go[j] + gl[j];
-        backward_row(hidden, grad_h, P + n * width, coefficients, r ? r + n * width : 0,
-                     c_prev + n * hidden, cells + n * hidden, carry + n * hidden,
-                     grad_P + n * width, grad_coefficients, r ? grad_r + n * width : 0, gates);
+    float *shares[max_threads()];
+#pragma omp parallel if (rows > 1)
+    {
+        float grad_h[hidden], gates[width];
+        float *partial = thread_share(grad_coefficients, shares, 4 * width);
+#pragma omp for schedule(static)
+        for (long n = 0; n < rows; n++) {
+            const float *go = grad_outputs + n * hidden;
+            const float *gl = n < later_rows ? later + n * hidden : grad_final_h + n * hidden;
+            for (long j = 0; j < hidden; j++) grad_h[j] = go[j] + gl[j];
+            backward_row(hidden, grad_h, P + n * width, coefficients, r ? r + n * width : 0,
+                         c_prev + n * hidden, cells + n * hidden, carry + n * hidden,
+                         grad_P + n * width, partial, r ? grad_r + n * width : 0, gates);
+        }
+        add_thread_shares(grad_coefficients, shares, 4 * width);
     }
 }
 
@@ -192,17 +247,24 @@ void cell_backward_bf16(long rows, long hidden, long later_rows, const bf16 *gra
                         const float *cells, float *carry, float *grad_P,
                         float *grad_coefficients, bf16 *grad_r) {
     const long width = 4 * hidden;
-    float grad_h[hidden], from_later[hidden], gates[width], r_row[width], grad_r_row[width];
-    for (long n = 0; n < rows; n++) {
-        const bf16 *gl = n < later_rows ? later + n * hidden : grad_final_h + n * hidden;
-        bf16_to_float(hidden, grad_outputs + n * hidden, grad_h);
-        bf16_to_float(hidden, gl, from_later);
-        for (long j = 0; j < hidden; j++) grad_h[j] += from_later[j];
-        if (r) bf16_to_float(width, r + n * width, r_row);
-        backward_row(hidden, grad_h, P + n * width, coefficients, r ? r_row : 0,
-                     c_prev + n * hidden, cells + n * hidden, carry + n * hidden,
-                     grad_P + n * width, grad_coefficients, grad_r_row, gates);
-        if (r) float_to_bf16(width, grad_r_row, grad_r + n * width);
+    float *shares[max_threads()];
+#pragma omp parallel if (rows > 1)
+    {
+        float grad_h[hidden], from_later[hidden], gates[width], r_row[width], grad_r_row[width];
+        float *partial = thread_share(grad_coefficients, shares, 4 * width);
+#pragma omp for schedule(static)
+        for (long n = 0; n < rows; n++) {
+            const bf16 *gl = n < later_rows ? later + n * hidden : grad_final_h + n * hidden;
+            bf16_to_float(hidden, grad_outputs + n * hidden, grad_h);
+            bf16_to_float(hidden, gl, from_later);
+            for (long j = 0; j < hidden; j++) grad_h[j] += from_later[j];
+            if (r) bf16_to_float(width, r + n * width, r_row);
+            backward_row(hidden, grad_h, P + n * width, coefficients, r ? r_row : 0,
+                         c_prev + n * hidden, cells + n * hidden, carry + n * hidden,
+                         grad_P + n * width, partial, grad_r_row, gates);
+            if (r) float_to_bf16(width, grad_r_row, grad_r + n * width);
+        }
+        add_thread_shares(grad_coefficients, shares, 4 * width);
     }
 }
 

@@ -2,7 +2,8 @@
 
 The C source is compiled once per machine with the system's compiler (`cc`, or $CC) for the
 processor it runs on, and kept in a cache folder ($BANDNAME_CACHE, else
-~/.cache/bandname); that takes under a second. Where no compiler works, or
+~/.cache/bandname), with OpenMP where the compiler has it; that takes under a second.
+Where no compiler works, or
 BANDNAME_FUSED_CELL=0 is set, `load()` returns None and the recurrence runs the same steps
 as PyTorch operations instead: slower, never different in what it computes beyond float32
 rounding. We call plain C rather than a PyTorch C++ extension because the extension
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("cell_kernels.c")
 FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-shared")
+# shares a step's rows between threads; compilers without OpenMP build the file without it
+OPENMP = "-fopenmp"
 _POINTER = ctypes.c_void_p
 _LONG = ctypes.c_long
 _FORWARD_ARGUMENTS = [_LONG, _LONG] + [_POINTER] * 6
@@ -40,9 +43,11 @@ class FusedCell:
     """The compiled steps. Every tensor passed must be contiguous and on the CPU: the
     float32 ones in float32, the product-side ones (r, h and their gradients) in `dtype`.
 
-    The steps run on the calling thread. Sharing a step's rows with a second thread made
-    training slower on two cores, not faster: PyTorch's own threads keep spinning for a
-    while after each matrix product, waiting for the next, on the core it would need.
+    A step's rows are shared between threads with OpenMP, when the compiler has it. Built
+    with the same soname, the library then uses the OpenMP runtime PyTorch has loaded, and
+    so the very threads that just ran the step's matrix product and are still spinning
+    for more: on two cores that made training 5% faster. Threads of our own (tried with
+    Python threads) made it slower, fighting those spinning threads for the cores.
     """
 
     def __init__(self, library: ctypes.CDLL) -> None:
@@ -117,7 +122,7 @@ def _compiled_library() -> Path:
     # -march=native builds for this processor only: the key keeps builds for different
     # processors apart when a home folder is shared between machines
     key = hashlib.sha256(
-        b"\0".join([source, " ".join(compiler + list(FLAGS)).encode(), _processor().encode()])
+        b"\0".join([source, " ".join([*compiler, *FLAGS, OPENMP]).encode(), _processor().encode()])
     ).hexdigest()[:16]
     folder = Path(os.environ.get("BANDNAME_CACHE", Path.home() / ".cache" / "bandname"))
     library = folder / f"cell_kernels-{key}.so"
@@ -130,17 +135,20 @@ def _compiled_library() -> Path:
     handle, partial = tempfile.mkstemp(dir=folder, suffix=".so.partial")
     os.close(handle)
     try:
-        subprocess.run(
-            [*compiler, *FLAGS, "-o", partial, str(SOURCE), "-lm"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        try:
+            _compile(compiler, [*FLAGS, OPENMP], partial)
+        except subprocess.CalledProcessError:
+            _compile(compiler, list(FLAGS), partial)
         os.replace(partial, library)
     finally:
         Path(partial).unlink(missing_ok=True)
     log.debug("compiled %s", library)
     return library
+
+
+def _compile(compiler: list[str], flags: list[str], output: str) -> None:
+    command = [*compiler, *flags, "-o", output, str(SOURCE), "-lm"]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
 
 
 def _processor() -> str:

@@ -106,6 +106,31 @@ def test_the_layer_falls_back_when_no_compiler_works(tmp_path, monkeypatch):
         fused_cell.load.cache_clear()
 
 
+def test_a_compiler_without_openmp_still_builds_the_fused_cell(compiled, tmp_path, monkeypatch):
+    """The kernels then run on one thread and compute the same."""
+    compiler = tmp_path / "cc-without-openmp"
+    compiler.write_text(
+        '#!/bin/sh\nfor a in "$@"; do [ "$a" = -fopenmp ] && exit 1; done\nexec cc "$@"\n'
+    )
+    compiler.chmod(0o755)
+    monkeypatch.setenv("CC", str(compiler))
+    monkeypatch.setenv("BANDNAME_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(5)
+    layer = MILSTM(5, 24)
+    inputs = torch.randn(9, len(LENGTHS), 5)
+    with_openmp = run_layer(layer, inputs, None)
+    fused_cell.load.cache_clear()
+    try:
+        single_threaded = fused_cell.load()
+        assert single_threaded is not None and single_threaded is not compiled
+        assert list((tmp_path / "cache").glob("*.so"))  # built by the compiler given
+        without_openmp = run_layer(layer, inputs, None)
+    finally:
+        fused_cell.load.cache_clear()
+    for got, expected in zip(without_openmp, with_openmp, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+
+
 def test_a_compiled_library_is_reused(tmp_path, monkeypatch):
     monkeypatch.setenv("BANDNAME_CACHE", str(tmp_path))
     fused_cell.load.cache_clear()
