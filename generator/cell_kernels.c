@@ -273,6 +273,7 @@ void cell_backward_bf16(long rows, long hidden, long later_rows, const bf16 *gra
 void transpose_f32(long rows, long cols, long first, long last, const float *restrict from,
                    float *restrict to) {
     enum { TILE = 16 };
+#pragma omp parallel for schedule(static)
     for (long i0 = first; i0 < last; i0 += TILE) {
         long i1 = i0 + TILE < last ? i0 + TILE : last;
         for (long j0 = 0; j0 < cols; j0 += TILE) {
