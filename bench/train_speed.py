@@ -38,6 +38,7 @@ from generator.errors import BandnameError
 from generator.model import CharModel, ModelConfig
 from generator.options import TrainingOptions
 from generator.scoring import batch_nats
+from generator.trainer import adam
 from generator.vocab import Vocabulary
 
 # learning rate and gradient clip as the real training has them by default
@@ -155,7 +156,7 @@ def time_batched(
     trainers = {}
     for precision, config in contenders:
         model = CharModel(config)
-        optimizer = torch.optim.Adam(model.parameters(), lr=TRAINING_DEFAULTS.lr)
+        optimizer = adam(model.parameters(), TRAINING_DEFAULTS.lr)
         for batch in warmup:
             train_step(model, optimizer, batch, precision)
         trainers[(precision, config)] = (model, optimizer)
@@ -180,6 +181,7 @@ def time_seed(
     warmup_names = [sequences[index] for indices in plan[: args.warmup] for index in indices]
     timed_names = [sequences[index] for indices in plan[args.warmup :] for index in indices]
     model = SeedCharModel(vocab_size, args.embedding_size, args.hidden_size)
+    # the seed's own optimizer, PyTorch's default Adam
     optimizer = torch.optim.Adam(model.parameters(), lr=TRAINING_DEFAULTS.lr)
     return time_seed_loop(
         model,
