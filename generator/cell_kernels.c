@@ -18,7 +18,8 @@
    feed matrix products (r, h and their gradients) come in the products' precision, float32
    or bfloat16, so each entry point exists twice, suffixed _f32 and _bf16; everything else
    is float32. The loops are written so that the compiler vectorizes them, the exponentials
-   included (glibc's vector math library, with -ffast-math). */
+   included (glibc's vector math library, with -ffast-math), and a step's rows are shared
+   between threads with OpenMP when it is compiled with it (see fused_cell.py). */
 
 #include <math.h>
 #include <stdint.h>
