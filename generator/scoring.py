@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from generator.batches import Batch, collate
 from generator.model import CharModel
+from generator.stepper import Stepper
 from generator.vocab import PAD, Vocabulary
 
 SCORING_BATCH_SIZE = 256
@@ -37,6 +38,29 @@ def name_nats(
         chunk_tags = None if tags is None else tags[chunk]
         batch = collate([encoded[index] for index in chunk], chunk_tags).to(device)
         for index, value in zip(chunk, batch_nats(model, batch).tolist(), strict=True):
+            nats[index] = value
+    return nats
+
+
+@torch.inference_mode()
+def stepper_nats(stepper: Stepper, vocabulary: Vocabulary, names: list[str]) -> list[float]:
+    """Each name's negative log-likelihood in nats as the sampler sees it: one step at a
+    time through `stepper`, in its products' precision, without style tags. The names must
+    hold no unknown characters, which the sampler gives probability zero."""
+    encoded = [vocabulary.encode(name) for name in names]
+    order = sorted(range(len(names)), key=lambda index: -len(encoded[index]))
+    nats = [0.0] * len(names)
+    for start in range(0, len(order), SCORING_BATCH_SIZE):
+        chunk = order[start : start + SCORING_BATCH_SIZE]
+        batch = collate([encoded[index] for index in chunk]).to(stepper.device)
+        state = stepper.initial_state(len(chunk))
+        totals = torch.zeros(len(chunk), dtype=torch.float64, device=stepper.device)
+        for inputs, targets in zip(batch.inputs, batch.targets, strict=True):
+            logits, state = stepper.step(inputs, state)
+            log_p = torch.log_softmax(logits.double(), dim=1)
+            going = targets != PAD  # rows past their end read padding; it is not scored
+            totals[going] -= log_p[going, targets[going]]
+        for index, value in zip(chunk, totals.tolist(), strict=True):
             nats[index] = value
     return nats
 

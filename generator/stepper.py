@@ -59,6 +59,7 @@ class Stepper:
         with torch.no_grad():
             _, coefficients, recurrent = model.recurrent.sampling_terms(model.embedding.weight)
             products = dtype or fast_dtype(weight.device)
+            self.products = products  # torch.int8, bfloat16 or float32
             self.coefficients = coefficients.detach().float().contiguous()  # (4, 4H)
             if products == torch.int8:
                 # int8 products take the hidden state in float32 and give float32

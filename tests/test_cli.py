@@ -82,6 +82,22 @@ def test_evaluate_json_reproduces_the_validation_figure_of_training(tiny_checkpo
         assert 0 < figures[key] < 10
 
 
+def test_evaluate_scores_through_the_sampler_on_request(bands_csv):
+    """The shipped model: its sampler's faster products cost it next to nothing."""
+    result = run("-m", "generator.evaluate", "--data", str(bands_csv), "--sampler", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["sampler_products"] in ("int8", "bfloat16", "float32")
+    assert 0 < figures["sampler_names"] <= figures["names"]
+    fast, exact = (
+        figures["bits_per_char_through_sampler"],
+        figures["bits_per_char_through_float32_sampler"],
+    )
+    assert abs(fast - exact) < 0.005
+    # spread over the symbols it writes, the sampler puts a little more on each name
+    assert exact <= figures["bits_per_char_same_names"] < exact + 0.05
+
+
 def test_train_writes_a_checkpoint_the_generator_reads(tmp_path, bands_csv):
     out = tmp_path / "x.pt"
     trained = run(

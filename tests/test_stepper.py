@@ -104,3 +104,23 @@ def test_without_int8_kernels_sampling_uses_bfloat16_or_float32(monkeypatch):
     chosen = fast_dtype(torch.device("cpu"))
     bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     assert chosen == (torch.bfloat16 if bf16 else torch.float32)
+
+
+def test_stepper_nats_are_the_models_own_over_the_symbols_the_sampler_writes():
+    from generator.batches import collate
+    from generator.scoring import stepper_nats
+    from generator.vocab import Vocabulary
+
+    torch.manual_seed(6)
+    vocabulary = Vocabulary.build(["Gorgon", "Abyss", "Nox"])
+    model = CharModel(ModelConfig(len(vocabulary), embedding_size=6, hidden_size=12)).eval()
+    names = ["Gorgon Abyss", "Nox", "Sabnox"]
+    got = stepper_nats(Stepper(model, torch.float32), vocabulary, names)
+
+    for name, nats in zip(names, got, strict=True):
+        batch = collate([vocabulary.encode(name)])
+        logits, _ = model(batch.inputs)
+        logits[:, :, list(NEVER_SAMPLED)] = float("-inf")  # as the sampler does
+        log_p = torch.log_softmax(logits[:, 0].double(), dim=1)
+        expected = -log_p.gather(1, batch.targets[:, :1]).sum().item()
+        assert nats == pytest.approx(expected, rel=1e-5)
