@@ -183,23 +183,33 @@ static int max_threads(void) {
 #endif
 }
 
-/* The cell state and output of `rows` names; r may be NULL (pre = B). */
-void cell_forward_f32(long rows, long hidden, const float *P, const float *coefficients,
-                      const float *r, const float *c_prev, float *cells, float *outputs) {
+/* The cell state and output of `rows` names; r may be NULL (pre = B). P holds a row of
+   input projections per name or, when P_rows is given, is a table whose row P_rows[n] is
+   name n's: sampling looks its inputs up this way without copying them out first. */
+static inline const float *input_row(const float *P, const int64_t *P_rows, long n,
+                                     long width) {
+    return P + (P_rows ? P_rows[n] : n) * width;
+}
+
+void cell_forward_f32(long rows, long hidden, const float *P, const int64_t *P_rows,
+                      const float *coefficients, const float *r, const float *c_prev,
+                      float *cells, float *outputs) {
     const long width = 4 * hidden;
 #pragma omp parallel if (rows > 1)
     {
         float gates[width];
 #pragma omp for schedule(static)
         for (long n = 0; n < rows; n++) {
-            forward_row(hidden, P + n * width, coefficients, r ? r + n * width : 0,
-                        c_prev + n * hidden, cells + n * hidden, outputs + n * hidden, gates);
+            forward_row(hidden, input_row(P, P_rows, n, width), coefficients,
+                        r ? r + n * width : 0, c_prev + n * hidden, cells + n * hidden,
+                        outputs + n * hidden, gates);
         }
     }
 }
 
-void cell_forward_bf16(long rows, long hidden, const float *P, const float *coefficients,
-                       const bf16 *r, const float *c_prev, float *cells, bf16 *outputs) {
+void cell_forward_bf16(long rows, long hidden, const float *P, const int64_t *P_rows,
+                       const float *coefficients, const bf16 *r, const float *c_prev,
+                       float *cells, bf16 *outputs) {
     const long width = 4 * hidden;
 #pragma omp parallel if (rows > 1)
     {
@@ -207,8 +217,8 @@ void cell_forward_bf16(long rows, long hidden, const float *P, const float *coef
 #pragma omp for schedule(static)
         for (long n = 0; n < rows; n++) {
             if (r) bf16_to_float(width, r + n * width, r_row);
-            forward_row(hidden, P + n * width, coefficients, r ? r_row : 0, c_prev + n * hidden,
-                        cells + n * hidden, output_row, gates);
+            forward_row(hidden, input_row(P, P_rows, n, width), coefficients, r ? r_row : 0,
+                        c_prev + n * hidden, cells + n * hidden, output_row, gates);
             float_to_bf16(hidden, output_row, outputs + n * hidden);
         }
     }

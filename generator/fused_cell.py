@@ -33,7 +33,7 @@ FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-shared")
 OPENMP = "-fopenmp"
 _POINTER = ctypes.c_void_p
 _LONG = ctypes.c_long
-_FORWARD_ARGUMENTS = [_LONG, _LONG] + [_POINTER] * 6
+_FORWARD_ARGUMENTS = [_LONG, _LONG] + [_POINTER] * 7
 _BACKWARD_ARGUMENTS = [_LONG, _LONG, _LONG] + [_POINTER] * 12
 _TRANSPOSE_ARGUMENTS = [_LONG] * 4 + [_POINTER] * 2
 _SUFFIXES = {torch.float32: "f32", torch.bfloat16: "bf16"}
@@ -65,12 +65,22 @@ class FusedCell:
     def supports(self, state_dtype: torch.dtype, product_dtype: torch.dtype) -> bool:
         return state_dtype == torch.float32 and product_dtype in _SUFFIXES
 
-    def forward(self, P, coefficients, r, c_prev, cells, outputs) -> None:  # noqa: N803
+    def forward(self, P, coefficients, r, c_prev, cells, outputs, P_rows=None) -> None:  # noqa: N803
         """See generator.recurrence.TorchCellSteps.forward, which computes the same."""
         rows, hidden = cells.shape
+        if P_rows is not None:
+            # the C code reads rows where it is told: out of range, refuse rather than read
+            # someone else's memory, as index_select would
+            if P_rows.dtype != torch.int64:
+                raise ValueError("the fused cell takes P_rows as int64")
+            low, high = torch.aminmax(P_rows)
+            if int(low) < 0 or int(high) >= P.shape[0]:
+                raise IndexError(
+                    f"P_rows must lie in [0, {P.shape[0]}), got {int(low)}..{int(high)}"
+                )
         self._forward[outputs.dtype](
-            rows, hidden, _address(P), _address(coefficients), _address(r), _address(c_prev),
-            _address(cells), _address(outputs),
+            rows, hidden, _address(P), _address(P_rows), _address(coefficients), _address(r),
+            _address(c_prev), _address(cells), _address(outputs),
         )  # fmt: skip
 
     def backward(

@@ -46,8 +46,11 @@ class TorchCellSteps:
         return gates
 
     @staticmethod
-    def forward(P, coefficients, r, c_prev, cells, outputs) -> None:  # noqa: N803
-        """c and h of one step's rows, written into `cells` and `outputs`."""
+    def forward(P, coefficients, r, c_prev, cells, outputs, P_rows=None) -> None:  # noqa: N803
+        """c and h of one step's rows, written into `cells` and `outputs`. With `P_rows`,
+        P is a table and row n's input projection is its row P_rows[n]."""
+        if P_rows is not None:
+            P = P.index_select(0, P_rows)  # noqa: N806
         gates = TorchCellSteps.gates(P, coefficients, r)
         input_gate, forget_gate, output_gate, block_input = gates.chunk(4, dim=1)
         torch.addcmul(input_gate * block_input, forget_gate, c_prev, out=cells)

@@ -114,12 +114,13 @@ class Stepper:
         tables = tables or self.plain_tables
         hidden, cell = state
         recurrent = self.recurrent_product(hidden).contiguous()  # (N, 4H)
-        projected = tables.projected.index_select(0, symbols)
         new_cell = torch.empty_like(cell)
         new_hidden = torch.empty_like(cell, dtype=self.dtype)
+        # each row's input projection is read straight from the table, row `symbol`
         self.cell_steps.forward(
-            projected, self.coefficients, recurrent, cell.contiguous(), new_cell, new_hidden
-        )
+            tables.projected, self.coefficients, recurrent, cell.contiguous(), new_cell,
+            new_hidden, P_rows=symbols.contiguous(),
+        )  # fmt: skip
         return new_hidden, new_cell
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -70,6 +70,25 @@ def test_saturated_gates_stay_finite(compiled, monkeypatch):
         torch.testing.assert_close(got, expected, rtol=2e-5, atol=2e-5 * max(scale, 1.0))
 
 
+def test_forward_reads_input_rows_from_a_table_where_told(compiled):
+    torch.manual_seed(6)
+    hidden = 8
+    table = torch.randn(5, 4 * hidden)  # P of five symbols
+    coefficients = torch.randn(4, 4 * hidden)
+    rows = torch.tensor([3, 0, 3, 4])
+    r, c_prev = torch.randn(4, 4 * hidden), torch.randn(4, hidden)
+    looked_up = [torch.empty(4, hidden), torch.empty(4, hidden)]
+    copied = [torch.empty(4, hidden), torch.empty(4, hidden)]
+    compiled.forward(table, coefficients, r, c_prev, *looked_up, P_rows=rows)
+    compiled.forward(table[rows].contiguous(), coefficients, r, c_prev, *copied)
+    for got, expected in zip(looked_up, copied, strict=True):
+        assert torch.equal(got, expected)
+    with pytest.raises(IndexError):
+        compiled.forward(
+            table, coefficients, r, c_prev, *looked_up, P_rows=torch.tensor([0, 1, 2, 5])
+        )
+
+
 def test_transpose(compiled):
     matrix = torch.randn(37, 29)  # tiles of 8 that do not fit evenly
     assert torch.equal(compiled.transpose(matrix), matrix.t())
