@@ -5,8 +5,9 @@ processor it runs on, with OpenMP where the compiler has it, and kept in a cache
 ($BANDNAME_CACHE, else ~/.cache/bandname); that takes under a second. Where no compiler
 works, or BANDNAME_FUSED_CELL=0 is set, `load()` returns None and the recurrence runs the
 same steps as PyTorch operations instead: slower, never different in what it computes
-beyond float32 rounding. We call plain C rather than a PyTorch C++ extension because the extension
-builder needs ninja and takes about a minute to compile PyTorch's headers, for two loops.
+beyond float32 rounding. We call plain C rather than a PyTorch C++ extension because the
+extension builder needs ninja and takes about a minute to compile PyTorch's headers, for
+two loops.
 """
 
 from __future__ import annotations
