@@ -30,16 +30,13 @@ def name_nats(
 ) -> list[float]:
     """Each name's negative log-likelihood in nats, in the order given (given its tags)."""
     device = model.decoder.weight.device
-    encoded = [vocabulary.encode(name) for name in names]
-    order = sorted(range(len(names)), key=lambda index: -len(encoded[index]))
-    nats = [0.0] * len(names)
-    for start in range(0, len(order), SCORING_BATCH_SIZE):
-        chunk = order[start : start + SCORING_BATCH_SIZE]
+
+    def score(chunk: list[int], encoded: list[list[int]]) -> list[float]:
         chunk_tags = None if tags is None else tags[chunk]
         batch = collate([encoded[index] for index in chunk], chunk_tags).to(device)
-        for index, value in zip(chunk, batch_nats(model, batch).tolist(), strict=True):
-            nats[index] = value
-    return nats
+        return batch_nats(model, batch).tolist()
+
+    return _longest_first(vocabulary, names, score)
 
 
 @torch.inference_mode()
@@ -47,11 +44,8 @@ def stepper_nats(stepper: Stepper, vocabulary: Vocabulary, names: list[str]) -> 
     """Each name's negative log-likelihood in nats as the sampler sees it: one step at a
     time through `stepper`, in its products' precision, without style tags. The names must
     hold no unknown characters, which the sampler gives probability zero."""
-    encoded = [vocabulary.encode(name) for name in names]
-    order = sorted(range(len(names)), key=lambda index: -len(encoded[index]))
-    nats = [0.0] * len(names)
-    for start in range(0, len(order), SCORING_BATCH_SIZE):
-        chunk = order[start : start + SCORING_BATCH_SIZE]
+
+    def score(chunk: list[int], encoded: list[list[int]]) -> list[float]:
         batch = collate([encoded[index] for index in chunk]).to(stepper.device)
         state = stepper.initial_state(len(chunk))
         totals = torch.zeros(len(chunk), dtype=torch.float64, device=stepper.device)
@@ -60,9 +54,22 @@ def stepper_nats(stepper: Stepper, vocabulary: Vocabulary, names: list[str]) -> 
             log_p = torch.log_softmax(logits.double(), dim=1)
             going = targets != PAD  # rows past their end read padding; it is not scored
             totals[going] -= log_p[going, targets[going]]
-        for index, value in zip(chunk, totals.tolist(), strict=True):
-            nats[index] = value
-    return nats
+        return totals.tolist()
+
+    return _longest_first(vocabulary, names, score)
+
+
+def _longest_first(vocabulary: Vocabulary, names: list[str], score) -> list[float]:
+    """score(chunk, encoded) over batches of names of similar length, longest first (little
+    padding), each name's figure put back in the order given."""
+    encoded = [vocabulary.encode(name) for name in names]
+    order = sorted(range(len(names)), key=lambda index: -len(encoded[index]))
+    figures = [0.0] * len(names)
+    for start in range(0, len(order), SCORING_BATCH_SIZE):
+        chunk = order[start : start + SCORING_BATCH_SIZE]
+        for index, value in zip(chunk, score(chunk, encoded), strict=True):
+            figures[index] = value
+    return figures
 
 
 @torch.inference_mode()

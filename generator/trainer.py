@@ -40,8 +40,8 @@ VALIDATION_BATCH_SIZE = 256
 
 def adam(parameters, lr: float) -> torch.optim.Adam:
     """Adam as training uses it: PyTorch's fused implementation, one pass over each
-    parameter instead of a dozen. At our model's 4.6 million parameters its step takes 2 ms
-    on two CPU cores against 16 for the default one, a tenth of a training step."""
+    parameter instead of a dozen. Trained side by side on two CPU cores at hidden 1024,
+    batch 64, it took the step from 136.4 to 132.5 ms."""
     return torch.optim.Adam(parameters, lr=lr, fused=True)
 
 
