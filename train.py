@@ -70,6 +70,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--samples", "names to show after each epoch", type=int)
     add("--genre-column", "column of genre strings for style tags; '' trains without")
     add("--tag-dropout", "share of names trained with their style tags hidden", type=float)
+    add(
+        "--ngram-targets",
+        "weight W of a held-out 7-gram's predictions in the targets: each is "
+        "(1 - W) the true symbol + W what a 7-gram of the other names expects",
+        type=float,
+    )
     return parser.parse_args(argv)
 
 

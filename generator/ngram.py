@@ -102,6 +102,7 @@ class KneserNeyModel:
         self._levels = levels
         self.predictable = [i for i in range(len(vocab)) if i not in (PAD, START)]
         self._uniform = 1.0 / len(self.predictable)
+        self._follower_lists: list[dict[str, list[tuple[int, float]]]] | None = None
 
     @classmethod
     def fit(
@@ -141,6 +142,44 @@ class KneserNeyModel:
             self._probability(text[t - first_predicted : t], text[t])
             for t in range(first_predicted, len(text))
         ]
+
+    def distributions(self, name: str) -> list[list[float]]:
+        """p(. | prefix) over every id (0 for PAD and START) after each prefix of `name`, from
+        the empty one to the whole name: a row for each symbol `symbol_probabilities` scores.
+
+        The same figures as `distribution`, in one pass per row instead of one per symbol:
+        each order scales the row of the order below and adds what it saw after its context.
+        """
+        text = _START_CHAR * (self.order - 1) + _encode_text(name, self.vocab)
+        return [self._row(text[t - self.order + 1 : t]) for t in range(self.order - 1, len(text))]
+
+    def _row(self, context: str) -> list[float]:
+        row = [0.0] * len(self.vocab)
+        for symbol in self.predictable:
+            row[symbol] = self._uniform
+        levels = zip(self._levels, self._followers(), strict=True)
+        for length, (level, followers) in enumerate(levels):
+            history = context[len(context) - length :]
+            seen = level.contexts.get(history)
+            if seen is None:
+                continue
+            row = [seen[1] * p for p in row]
+            for symbol, share in followers[history]:
+                row[symbol] += share
+        return row
+
+    def _followers(self) -> list[dict[str, list[tuple[int, float]]]]:
+        """For each order, context -> [(symbol id, discounted count / total)], built once."""
+        if self._follower_lists is None:
+            self._follower_lists = []
+            for level in self._levels:
+                followers: dict[str, list[tuple[int, float]]] = {}
+                for ngram, count in level.counts.items():
+                    context = ngram[:-1]
+                    share = (count - level.discounts.of(count)) / level.contexts[context][0]
+                    followers.setdefault(context, []).append((ord(ngram[-1]), share))
+                self._follower_lists.append(followers)
+        return self._follower_lists
 
     def _context_text(self, prefix: Sequence[int]) -> str:
         padded = _START_CHAR * (self.order - 1) + "".join(map(chr, prefix))

@@ -41,6 +41,7 @@ class TrainingOptions:
     samples: int = 5
     genre_column: str = "genre"  # "" trains without style tags
     tag_dropout: float = 0.3  # share of names trained with their tags hidden
+    ngram_targets: float = 0.0  # weight of a held-out n-gram's predictions in each target
 
     @classmethod
     def saved_in(cls, training: dict) -> TrainingOptions:

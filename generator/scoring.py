@@ -24,6 +24,25 @@ def batch_nats(model: CharModel, batch: Batch) -> torch.Tensor:
     return losses.view_as(batch.targets).sum(dim=0)
 
 
+def training_nats(
+    model: CharModel, batch: Batch, soft_targets: torch.Tensor | None, soft_weight: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each name's nats, as batch_nats gives them, and what training minimizes: the
+    cross-entropy against (1 - soft_weight) onehot(target) + soft_weight soft_targets, the
+    soft targets (T, N, V) being distributions over the next symbol. Without soft
+    targets the two are the same tensor."""
+    if soft_targets is None or soft_weight == 0:
+        nats = batch_nats(model, batch)
+        return nats, nats
+    logits, _ = model(batch.inputs, tags=batch.tags, lengths=batch.lengths)
+    log_p = torch.log_softmax(logits.float(), dim=-1)
+    going = batch.targets != PAD
+    hard = -log_p.gather(2, batch.targets.unsqueeze(2)).squeeze(2) * going
+    soft = -(soft_targets * log_p).sum(dim=2) * going
+    objective = (1 - soft_weight) * hard + soft_weight * soft
+    return hard.sum(dim=0), objective.sum(dim=0)
+
+
 @torch.inference_mode()
 def name_nats(
     model: CharModel, vocabulary: Vocabulary, names: list[str], tags: torch.Tensor | None = None

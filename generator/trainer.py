@@ -28,7 +28,8 @@ from generator.history import History
 from generator.model import CharModel
 from generator.options import TrainingOptions, companion_paths
 from generator.sampling import sample_continuations
-from generator.scoring import batch_nats
+from generator.scoring import batch_nats, training_nats
+from generator.soft_targets import heldout_ngram_targets, stack_targets
 from generator.stepper import Stepper
 from generator.vocab import Vocabulary
 
@@ -87,6 +88,9 @@ class Trainer:
         self.data_sha256 = data_sha256
         self.train_sequences = encode_names(train[0], vocabulary)
         self.train_tags = train[1]
+        self.train_soft_targets = (
+            heldout_ngram_targets(train[0], vocabulary) if options.ngram_targets > 0 else None
+        )
         self.validation_batches = fixed_batches(
             encode_names(validation[0], vocabulary), VALIDATION_BATCH_SIZE, validation[1]
         )
@@ -175,12 +179,20 @@ class Trainer:
         rows = mine or indices[:1]
         tags = self._training_tags(indices, rows)
         batch = collate([self.train_sequences[i] for i in rows], tags)
+        soft_targets = None
+        if self.train_soft_targets is not None:
+            steps = batch.targets.shape[0]
+            soft_targets = stack_targets([self.train_soft_targets[i] for i in rows], steps)
+            soft_targets = soft_targets.to(self.device)
         with autocast(self.options.precision, self.device):
-            nats = batch_nats(self.network, batch.to(self.device)).sum()
-        if self.world.any(not math.isfinite(nats.item()), self.device):
+            nats, objective = training_nats(
+                self.network, batch.to(self.device), soft_targets, self.options.ngram_targets
+            )
+            nats, objective = nats.sum(), objective.sum()
+        if self.world.any(not math.isfinite(objective.item()), self.device):
             raise BandnameError(self._divergence_message())
         self.optimizer.zero_grad(set_to_none=True)
-        (nats * weight).backward()
+        (objective * weight).backward()
         if self.options.clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.options.clip)
         self.optimizer.step()

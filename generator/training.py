@@ -52,6 +52,10 @@ def train(
 
 
 def _train(options, saved, device, world, after_step) -> RunResult:
+    if not 0.0 <= options.ngram_targets < 1.0:
+        raise BandnameError(
+            f"--ngram-targets is a weight at least 0 and below 1, not {options.ngram_targets:g}"
+        )
     torch.manual_seed(options.seed)
     data_sha256 = file_sha256(options.data)
     names, tags = _read_data(options)

@@ -166,3 +166,18 @@ def test_seven_gram_on_the_real_data_lands_near_the_reference() -> None:
     bits = evaluate(model, split.validation).bits_per_char
     assert 2.50 <= bits <= 2.65
     assert time.perf_counter() - started < 30
+
+
+@pytest.mark.parametrize("order", [1, 3, 5])
+def test_distributions_give_the_rows_distribution_gives(order: int) -> None:
+    model = fitted(order)
+    for name in ["Morbid Wound", "Zyklon", ""]:  # seen pieces, unseen letters, empty
+        ids = model.vocab.encode(name)
+        rows = model.distributions(name)
+        assert len(rows) == len(ids) + 1
+        for prefix_length, row in enumerate(rows):
+            expected = model.distribution(ids[:prefix_length])
+            assert row[PAD] == row[START] == 0.0
+            assert math.isclose(sum(row), 1.0, rel_tol=1e-9)
+            for symbol, probability in expected.items():
+                assert row[symbol] == pytest.approx(probability, rel=1e-12)

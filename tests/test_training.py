@@ -104,18 +104,17 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_its_best_model(
 
     scored = 0
 
-    def loss_turning_nan(model, batch):
+    def loss_turning_nan(model, batch, soft_targets, soft_weight):
         """The real loss, until the first training step of epoch 2, which gets a NaN"""
         nonlocal scored
-        nats = real_batch_nats(model, batch)
-        if model.training:
-            scored += 1
-            if scored == steps_per_epoch + 1:
-                return nats * float("nan")
-        return nats
+        nats, objective = real_training_nats(model, batch, soft_targets, soft_weight)
+        scored += 1
+        if scored == steps_per_epoch + 1:
+            return nats, objective * float("nan")
+        return nats, objective
 
-    real_batch_nats = trainer.batch_nats
-    monkeypatch.setattr(trainer, "batch_nats", loss_turning_nan)
+    real_training_nats = trainer.training_nats
+    monkeypatch.setattr(trainer, "training_nats", loss_turning_nan)
     diverged = f"diverged at step {steps_per_epoch + 1} \\(epoch 2\\)"
     with pytest.raises(BandnameError, match=diverged):
         train(options)
@@ -127,3 +126,26 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_its_best_model(
         torch.testing.assert_close(weight, saved_after_epoch_1[name])
     resumable = load_checkpoint(companion_paths(out)[0]).weights
     assert all(torch.isfinite(weight).all() for weight in resumable.values())
+
+
+def test_ngram_targets_train_and_validate_on_the_true_symbols(tmp_path, bands_csv):
+    out = tmp_path / "model.safetensors"
+    plain = train(tiny_options(bands_csv, tmp_path / "plain.safetensors", epochs=1))
+    smoothed = train(tiny_options(bands_csv, out, epochs=1, ngram_targets=0.3))
+    # the soft targets change what is learned ...
+    assert smoothed.best_validation_bits_per_char != plain.best_validation_bits_per_char
+    # ... but train and validation figures stay bits/char of the true symbols: validation
+    # agrees with scoring the saved model, which knows nothing of the n-gram
+    generator = NameGenerator.load(out)
+    history = json.loads(companion_paths(out)[1].read_text())
+    assert history["epochs"][0]["validation_bits_per_char"] == pytest.approx(
+        smoothed.best_validation_bits_per_char
+    )
+    assert load_checkpoint(out).training["options"]["ngram_targets"] == 0.3
+    assert len(generator.generate(n=2, seed=0)) == 2
+
+
+@pytest.mark.parametrize("weight", [-0.1, 1.0])
+def test_an_ngram_weight_outside_its_range_is_refused(tmp_path, bands_csv, weight):
+    with pytest.raises(BandnameError, match="--ngram-targets is a weight"):
+        train(tiny_options(bands_csv, tmp_path / "m.safetensors", ngram_targets=weight))
