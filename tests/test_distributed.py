@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from generator.checkpoint import load_checkpoint
@@ -30,10 +31,10 @@ TINY_RUN = [
 ]
 
 
-def run_training(*launcher: str, data, out) -> subprocess.CompletedProcess:
+def run_training(*launcher: str, data, out, extra=()) -> subprocess.CompletedProcess:
     environment = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
     return subprocess.run(
-        [*launcher, "train.py", "--data", str(data), "--out", str(out), *TINY_RUN],
+        [*launcher, "train.py", "--data", str(data), "--out", str(out), *TINY_RUN, *extra],
         cwd=REPO_ROOT,
         env=environment,
         capture_output=True,
@@ -42,13 +43,15 @@ def run_training(*launcher: str, data, out) -> subprocess.CompletedProcess:
     )
 
 
-def test_two_processes_match_one_on_the_same_global_batches(tmp_path, bands_csv):
+# with n-gram targets each process must pick the targets of its own share of the batch
+@pytest.mark.parametrize("extra", [(), ("--ngram-targets", "0.3")], ids=["plain", "ngram-targets"])
+def test_two_processes_match_one_on_the_same_global_batches(tmp_path, bands_csv, extra):
     single = tmp_path / "single.safetensors"
     pair = tmp_path / "pair.safetensors"
-    alone = run_training(sys.executable, data=bands_csv, out=single)
+    alone = run_training(sys.executable, data=bands_csv, out=single, extra=extra)
     assert alone.returncode == 0, alone.stderr
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-    together = run_training(*torchrun, data=bands_csv, out=pair)
+    together = run_training(*torchrun, data=bands_csv, out=pair, extra=extra)
     assert together.returncode == 0, together.stderr
     assert "training on 2 processes (gloo backend)" in together.stderr
 
