@@ -39,13 +39,13 @@ def heldout_ngram_targets(
     if folds < 2:
         raise ValueError(f"held-out targets need at least 2 folds, not {folds}")
     started = time.perf_counter()
-    targets: list[torch.Tensor | None] = [None] * len(names)
+    by_index: dict[int, torch.Tensor] = {}
     for fold in range(folds):
         others = [name for index, name in enumerate(names) if index % folds != fold]
         model = KneserNeyModel.fit(others, vocabulary, order)
         for index in range(fold, len(names), folds):
             rows = model.distributions(names[index])
-            targets[index] = torch.tensor(rows, dtype=torch.float16)
+            by_index[index] = torch.tensor(rows, dtype=torch.float16)
     log.info(
         "held-out %d-gram targets for %d names (%d folds) in %.0f s",
         order,
@@ -53,7 +53,7 @@ def heldout_ngram_targets(
         folds,
         time.perf_counter() - started,
     )
-    return targets  # type: ignore[return-value]
+    return [by_index[index] for index in range(len(names))]
 
 
 def stack_targets(targets: list[torch.Tensor], steps: int) -> torch.Tensor:
