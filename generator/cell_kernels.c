@@ -15,9 +15,9 @@
    the cell's arithmetic waits on at our sizes.
 
    A row holds the four gates i, f, o, z side by side (4 * hidden values). The tensors that
-   feed matrix products (r, h and their gradients) come in the products' precision, float32
-   or bfloat16, so each entry point exists twice, suffixed _f32 and _bf16; everything else
-   is float32. The loops are written so that the compiler vectorizes them, the exponentials
+   come out of or feed matrix products (P, r, h and their gradients) come in the products'
+   precision, float32 or bfloat16, so each entry point exists twice, suffixed _f32 and
+   _bf16; the cell state and the coefficients are always float32, and so is the arithmetic. The loops are written so that the compiler vectorizes them, the exponentials
    included (glibc's vector math library, with -ffast-math), and a step's rows are shared
    between threads with OpenMP when it is compiled with it (see fused_cell.py). */
 
@@ -207,18 +207,19 @@ void cell_forward_f32(long rows, long hidden, const float *P, const int64_t *P_r
     }
 }
 
-void cell_forward_bf16(long rows, long hidden, const float *P, const int64_t *P_rows,
+void cell_forward_bf16(long rows, long hidden, const bf16 *P, const int64_t *P_rows,
                        const float *coefficients, const bf16 *r, const float *c_prev,
                        float *cells, bf16 *outputs) {
     const long width = 4 * hidden;
 #pragma omp parallel if (rows > 1)
     {
-        float gates[width], r_row[width], output_row[hidden];
+        float gates[width], P_row[width], r_row[width], output_row[hidden];
 #pragma omp for schedule(static)
         for (long n = 0; n < rows; n++) {
+            bf16_to_float(width, P + (P_rows ? P_rows[n] : n) * width, P_row);
             if (r) bf16_to_float(width, r + n * width, r_row);
-            forward_row(hidden, input_row(P, P_rows, n, width), coefficients, r ? r_row : 0,
-                        c_prev + n * hidden, cells + n * hidden, output_row, gates);
+            forward_row(hidden, P_row, coefficients, r ? r_row : 0, c_prev + n * hidden,
+                        cells + n * hidden, output_row, gates);
             float_to_bf16(hidden, output_row, outputs + n * hidden);
         }
     }
@@ -253,15 +254,16 @@ void cell_backward_f32(long rows, long hidden, long later_rows, const float *gra
 }
 
 void cell_backward_bf16(long rows, long hidden, long later_rows, const bf16 *grad_outputs,
-                        const bf16 *later, const bf16 *grad_final_h, const float *P,
+                        const bf16 *later, const bf16 *grad_final_h, const bf16 *P,
                         const float *coefficients, const bf16 *r, const float *c_prev,
-                        const float *cells, float *carry, float *grad_P,
+                        const float *cells, float *carry, bf16 *grad_P,
                         float *grad_coefficients, bf16 *grad_r) {
     const long width = 4 * hidden;
     float *shares[max_threads()];
 #pragma omp parallel if (rows > 1)
     {
-        float grad_h[hidden], from_later[hidden], gates[width], r_row[width], grad_r_row[width];
+        float grad_h[hidden], from_later[hidden], gates[width], P_row[width], r_row[width];
+        float grad_P_row[width], grad_r_row[width];
         float *partial = thread_share(grad_coefficients, shares, 4 * width);
 #pragma omp for schedule(static)
         for (long n = 0; n < rows; n++) {
@@ -269,28 +271,34 @@ void cell_backward_bf16(long rows, long hidden, long later_rows, const bf16 *gra
             bf16_to_float(hidden, grad_outputs + n * hidden, grad_h);
             bf16_to_float(hidden, gl, from_later);
             for (long j = 0; j < hidden; j++) grad_h[j] += from_later[j];
+            bf16_to_float(width, P + n * width, P_row);
             if (r) bf16_to_float(width, r + n * width, r_row);
-            backward_row(hidden, grad_h, P + n * width, coefficients, r ? r_row : 0,
+            backward_row(hidden, grad_h, P_row, coefficients, r ? r_row : 0,
                          c_prev + n * hidden, cells + n * hidden, carry + n * hidden,
-                         grad_P + n * width, partial, grad_r_row, gates);
+                         grad_P_row, partial, grad_r_row, gates);
+            float_to_bf16(width, grad_P_row, grad_P + n * width);
             if (r) float_to_bf16(width, grad_r_row, grad_r + n * width);
         }
         add_thread_shares(grad_coefficients, shares, 4 * width);
     }
 }
 
-/* to = from^T for a float32 matrix of rows x cols (rows first..last of `from` only), in
-   tiles small enough that the lines they read and write all stay in cache */
-void transpose_f32(long rows, long cols, long first, long last, const float *restrict from,
-                   float *restrict to) {
-    enum { TILE = 16 };
-#pragma omp parallel for schedule(static)
-    for (long i0 = first; i0 < last; i0 += TILE) {
-        long i1 = i0 + TILE < last ? i0 + TILE : last;
-        for (long j0 = 0; j0 < cols; j0 += TILE) {
-            long j1 = j0 + TILE < cols ? j0 + TILE : cols;
-            for (long j = j0; j < j1; j++)
-                for (long i = i0; i < i1; i++) to[j * rows + i] = from[i * cols + j];
-        }
+/* to = from^T for a matrix of rows x cols (rows first..last of `from` only), in tiles small
+   enough that the lines they read and write all stay in cache; for float32 and bfloat16 */
+#define TRANSPOSE(name, type)                                                                 \
+    void name(long rows, long cols, long first, long last, const type *restrict from,         \
+              type *restrict to) {                                                            \
+        enum { TILE = 32 };                                                                   \
+        _Pragma("omp parallel for schedule(static)")                                          \
+        for (long i0 = first; i0 < last; i0 += TILE) {                                        \
+            long i1 = i0 + TILE < last ? i0 + TILE : last;                                    \
+            for (long j0 = 0; j0 < cols; j0 += TILE) {                                        \
+                long j1 = j0 + TILE < cols ? j0 + TILE : cols;                                \
+                for (long j = j0; j < j1; j++)                                                \
+                    for (long i = i0; i < i1; i++) to[j * rows + i] = from[i * cols + j];     \
+            }                                                                                 \
+        }                                                                                     \
     }
-}
+
+TRANSPOSE(transpose_f32, float)
+TRANSPOSE(transpose_bf16, bf16)

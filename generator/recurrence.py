@@ -27,6 +27,7 @@ from generator import fused_cell
 from generator.products import linear, product_dtype, repeated_product
 
 ALPHA, BETA1, BETA2, BIAS = range(4)  # rows of the stacked coefficient vectors
+SHAPE_STEP = 64  # bfloat16 products' row counts are rounded up to a multiple of this
 
 
 class TorchCellSteps:
@@ -86,15 +87,16 @@ class TorchCellSteps:
         )
         torch.mul(grad_cell, forget_gate, out=carry)
         # pre = A r + B: dA = dpre r, dB = dpre, dr = dpre A
-        torch.mul(grad_pre, beta2, out=grad_P)
+        grad_P_float = grad_pre * beta2
         grad_coefficients[BETA2] += (grad_pre * P).sum(0)
         grad_coefficients[BIAS] += grad_pre.sum(0)
         if r is not None:
             grad_A = grad_pre * r
-            grad_P.addcmul_(grad_A, alpha)
+            grad_P_float.addcmul_(grad_A, alpha)
             grad_coefficients[ALPHA] += (grad_A * P).sum(0)
             grad_coefficients[BETA1] += grad_A.sum(0)
             grad_r.copy_(grad_pre * torch.addcmul(beta1, alpha, P))
+        grad_P.copy_(grad_P_float)
 
 
 def rows_per_step(lengths: list[int], steps: int) -> list[int]:
@@ -145,8 +147,8 @@ def cell_steps(state_dtype: torch.dtype, product_dtype: torch.dtype, device: tor
 
 def _transposed(matrix: torch.Tensor) -> torch.Tensor:
     fused = fused_cell.load() if matrix.device.type == "cpu" else None
-    if fused is not None and matrix.dtype == torch.float32 and matrix.is_contiguous():
-        return fused.transpose(matrix)
+    if fused is not None and matrix.dtype in (torch.float32, torch.bfloat16):
+        return fused.transpose(matrix.contiguous())
     return matrix.t().contiguous()
 
 
@@ -156,15 +158,19 @@ def _forward(ctx, inputs, W, coefficients, U, h0, c0, lengths, zero_start, produ
     state_dtype = coefficients.dtype
     rows = rows_per_step(lengths, steps)
     cell = cell_steps(state_dtype, product_dtype, inputs.device)
-    projected = linear(inputs, W, product_dtype).to(state_dtype).contiguous()  # P, (T, N, 4H)
-    times_U = repeated_product(U, product_dtype, batch)  # h -> U h
+    projected = linear(inputs, W, product_dtype).contiguous()  # P, (T, N, 4H)
+    # U in the products' precision, converted once a pass: the backward pass lays out its
+    # transpose from this copy, half the bytes of float32 U in bfloat16 runs
+    product_U = U.detach().to(product_dtype)
+    times_U = repeated_product(product_U, product_dtype, batch)  # h -> U h
 
-    # Tensors that only feed matrix products are kept in the products' precision, so that
-    # bfloat16 runs convert nothing inside the loop; the cell state stays in float32.
+    # Tensors that come out of or only feed matrix products are kept in the products'
+    # precision, so that bfloat16 runs convert nothing inside the loop and move half the
+    # bytes; the cell state stays in float32, and the cell computes in float32.
     h0 = h0.to(product_dtype).contiguous()
     c0 = c0.to(state_dtype).contiguous()
     outputs = projected.new_empty(steps, batch, hidden, dtype=product_dtype)  # h_1 .. h_T
-    cells = projected.new_empty(steps, batch, hidden)  # c_1 .. c_T
+    cells = projected.new_empty(steps, batch, hidden, dtype=state_dtype)  # c_1 .. c_T
     recurrent = []  # U h_{t-1} of each step's rows; None where h_{t-1} = 0
 
     for t, n in enumerate(rows):
@@ -179,18 +185,19 @@ def _forward(ctx, inputs, W, coefficients, U, h0, c0, lengths, zero_start, produ
     every_row = torch.arange(batch, device=inputs.device)
     final_h, final_c = outputs[last, every_row], cells[last, every_row]
 
-    ctx.save_for_backward(inputs, W, coefficients, U, h0, c0, projected, cells, outputs)
+    ctx.save_for_backward(inputs, W, coefficients, product_U, h0, c0, projected, cells, outputs)
     ctx.recurrent, ctx.rows, ctx.device_type = recurrent, rows, inputs.device.type
+    ctx.weight_dtype = U.dtype
     return outputs, final_h, final_c
 
 
 def _backward(ctx, grad_outputs, grad_final_h, grad_final_c):
-    inputs, W, coefficients, U, h0, c0, projected, cells, outputs = ctx.saved_tensors
+    inputs, W, coefficients, product_U, h0, c0, projected, cells, outputs = ctx.saved_tensors
     recurrent, rows = ctx.recurrent, ctx.rows
     steps, batch, four_hidden = projected.shape
     product_dtype = outputs.dtype
     cell = cell_steps(coefficients.dtype, product_dtype, projected.device)
-    times_U_t = repeated_product(_transposed(U), product_dtype, batch)  # g -> U^T g
+    times_U_t = repeated_product(_transposed(product_U), product_dtype, batch)  # g -> U^T g
 
     grad_outputs = grad_outputs.to(product_dtype).contiguous()
     grad_final_h = grad_final_h.to(product_dtype).contiguous()
@@ -200,9 +207,11 @@ def _backward(ctx, grad_outputs, grad_final_h, grad_final_c):
     # dL/d(U h_{t-1}) of the steps that had a product, packed one step after the other
     with_product = [t for t in range(steps) if recurrent[t] is not None]
     starts = dict(zip(with_product, _running_sum([rows[t] for t in with_product]), strict=True))
+    packed_rows = sum(rows[t] for t in with_product)
     grad_recurrent = projected.new_empty(
-        sum(rows[t] for t in with_product), four_hidden, dtype=product_dtype
+        _rows_for_products(packed_rows, product_dtype), four_hidden, dtype=product_dtype
     )
+    grad_recurrent[packed_rows:] = 0
     later, later_rows = None, 0  # dL/dh_t through step t + 1, for the rows that have one
 
     for t in reversed(range(steps)):
@@ -217,24 +226,46 @@ def _backward(ctx, grad_outputs, grad_final_h, grad_final_c):
         later = None if r is None else times_U_t(grad_r).contiguous()
         later_rows = n
 
-    # dU = sum over steps of dL/d(U h_{t-1})^T h_{t-1}, in one product over the packed rows,
-    # the largest of the step. torch.mm, not oneDNN: oneDNN took it a tenth faster from
-    # transposed copies, but caches what it builds for every new number of rows, and so
-    # grew training's memory by 13 MB a step
+    # dU = sum over steps of dL/d(U h_{t-1})^T h_{t-1}, in one product over the packed rows
+    # (and the zero rows that pad them), the largest of the step
     previous = [h0[: rows[t]] if t == 0 else outputs[t - 1, : rows[t]] for t in with_product]
     if previous:
-        grad_U = torch.mm(grad_recurrent.t(), torch.cat(previous)).to(U.dtype)
+        previous.append(h0.new_zeros(len(grad_recurrent) - packed_rows, h0.shape[1]))
+        grad_U = _transposed_product(grad_recurrent, torch.cat(previous)).to(ctx.weight_dtype)
     else:
-        grad_U = torch.zeros_like(U)
-    # P = x W^T: dW = dP^T x, dx = dP W. dW is formed transposed, x^T dP, which the
-    # matrix library runs faster than dP^T x with its tall transposed factor
+        grad_U = torch.zeros_like(product_U, dtype=ctx.weight_dtype)
+    # P = x W^T: dW = dP^T x, dx = dP W, in the products' precision. dW is formed
+    # transposed, x^T dP, which the matrix library runs faster than dP^T x with its tall
+    # transposed factor
     flat_grad = grad_projected.view(-1, four_hidden)
-    flat_inputs = inputs.reshape(-1, inputs.shape[-1]).to(W.dtype)
-    grad_W = torch.mm(flat_inputs.t(), flat_grad).t().contiguous()
-    grad_inputs = linear(flat_grad, W.t()).view(inputs.shape).to(inputs.dtype)
+    flat_inputs = inputs.reshape(-1, inputs.shape[-1]).to(product_dtype)
+    grad_W = torch.mm(flat_inputs.t(), flat_grad).t().contiguous().to(W.dtype)
+    grad_inputs = linear(flat_grad, W.t(), product_dtype).view(inputs.shape).to(inputs.dtype)
     # with a zero start h0 was made inside the layer and needs no gradient
     grad_h0 = None if later is None else later.to(c0.dtype)
     return grad_inputs, grad_W, grad_coefficients, grad_U, grad_h0, carry
+
+
+def _rows_for_products(rows: int, dtype: torch.dtype) -> int:
+    """`rows`, rounded up to a multiple of SHAPE_STEP for bfloat16 products.
+
+    On the CPU those run through oneDNN, which compiles kernels for every shape it meets
+    and keeps them: about 5 ms for a new shape, nothing for one seen before. dU's rows, a
+    batch's summed lengths, are new at nearly every step; rounded up, they take a few dozen
+    shapes in all. Float32 products go to a library that compiles nothing.
+    """
+    if dtype != torch.bfloat16:
+        return rows
+    return -(-rows // SHAPE_STEP) * SHAPE_STEP
+
+
+def _transposed_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a^T b, for the tall a and b of dU. Given a^T as a transposed view, torch.mm copies
+    it out in bfloat16 at three times the cost of our tiled transpose; in float32 it reads
+    it in place."""
+    if a.dtype == torch.bfloat16:
+        return torch.mm(_transposed(a), b)
+    return torch.mm(a.t(), b)
 
 
 def _running_sum(counts: list[int]) -> list[int]:

@@ -162,5 +162,6 @@ class Stepper:
                 one_hot[self.genre_tags.index(genre)] = 1.0
                 embeddings = embeddings + self.model.genre_embedding(one_hot)
             projected, _, _ = self.model.recurrent.sampling_terms(embeddings)
-            self._genre_tables[genre] = projected.detach().float().contiguous()
+            # in the hidden state's precision, which the compiled cell reads P in too
+            self._genre_tables[genre] = projected.detach().to(self.dtype).contiguous()
         return self._genre_tables[genre]

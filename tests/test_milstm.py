@@ -140,3 +140,26 @@ def test_float32_fast_path_matches_the_equations_in_float64():
     torch.testing.assert_close(fast_outputs.double(), literal_outputs, rtol=1e-4, atol=1e-5)
     for fast, literal in zip(fast_grads, literal_grads, strict=True):
         torch.testing.assert_close(fast.double(), literal, rtol=1e-4, atol=1e-4)
+
+
+def test_bfloat16_path_stays_within_bfloat16_precision_of_float32():
+    """Under bfloat16 autocast P, h, the recurrent products and their gradients are held in
+    bfloat16, and dU is one product over the steps' rows padded with zero rows: the results
+    stay those of float32 to bfloat16's 8 bits, ended rows included."""
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("this CPU has no bfloat16 products")
+    layer = random_layer(input_size=6, hidden_size=16).float()
+    inputs = torch.randn(9, 4, 6)
+    weights = torch.randn(9, 4, 16)
+    lengths = [9, 7, 7, 3]  # 22 rows with a recurrent product, not a multiple of 64
+
+    def run(precision):
+        x = inputs.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            outputs, (h, c) = layer(x, None, lengths)
+        loss = (outputs.float() * weights).sum() + h.float().sum() + c.sum()
+        return [outputs.float(), *torch.autograd.grad(loss, [x, *layer.parameters()])]
+
+    for half, full in zip(run("bf16"), run("fp32"), strict=True):
+        scale = full.abs().max().item()
+        torch.testing.assert_close(half, full, rtol=0.05, atol=0.02 * scale)
