@@ -3,8 +3,12 @@
 Every contender trains on the batches the real training builds (length-bucketed, from one
 epoch plan) with the real step: summed nats over predicted symbols, Adam, gradient clipping.
 The figure is predicted symbols (characters plus end symbols) per second of wall time over
---steps timed steps, after --warmup untimed ones. The seed loop trains one name per step, so it
-is timed on --seed-names names spread over the same timed batches instead.
+--steps timed steps, after --warmup untimed ones and one untimed pass over the timed batches
+themselves: bfloat16 products on the CPU go through oneDNN, which compiles kernels for every
+new shape it meets (about 5 ms each), once in a real run, where the shapes of the first
+epoch's batches recur in every later one. `--cold` leaves that pass out and times the
+compiling too. The seed loop trains one name per step, so it is timed on --seed-names names
+spread over the same timed batches instead.
 Everything runs on the CPU; on a machine shared with other jobs, pass --threads 1 (or fewer
 threads than idle cores), since oversubscribed threads make every figure meaningless.
 
@@ -82,6 +86,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--steps", type=int, default=20, help="timed training steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="skip the untimed pass over the timed batches: time each shape's first meeting",
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="names per batch")
     parser.add_argument("--hidden-size", type=int, default=1024, help="recurrent units")
     parser.add_argument("--embedding-size", type=int, default=64, help="character embedding")
@@ -145,11 +154,15 @@ def train_step(
 
 
 def time_batched(
-    contenders: list[tuple[str, ModelConfig]], warmup: list[Batch], timed: list[Batch]
+    contenders: list[tuple[str, ModelConfig]],
+    warmup: list[Batch],
+    timed: list[Batch],
+    rehearse: bool = True,
 ) -> dict[str, tuple[int, float]]:
-    """Train a fresh model per contender on the warm-up batches, then time them all on the
-    others, taking turns batch by batch: a machine that speeds up or slows down while the
-    benchmark runs (other work, clock changes) then weighs on every contender alike.
+    """Train a fresh model per contender on the warm-up batches (and, with `rehearse`, on
+    the timed ones), then time them all on the timed batches, taking turns batch by batch: a
+    machine that speeds up or slows down while the benchmark runs (other work, clock
+    changes) then weighs on every contender alike.
 
     Returns each contender's (symbols, seconds) over the timed batches.
     """
@@ -157,7 +170,7 @@ def time_batched(
     for precision, config in contenders:
         model = CharModel(config)
         optimizer = adam(model.parameters(), TRAINING_DEFAULTS.lr)
-        for batch in warmup:
+        for batch in warmup + (timed if rehearse else []):
             train_step(model, optimizer, batch, precision)
         trainers[(precision, config)] = (model, optimizer)
 
@@ -231,6 +244,7 @@ def run(args: argparse.Namespace) -> dict:
             [(contender.precision, configs[contender]) for contender in batched],
             batches[: args.warmup],
             batches[args.warmup :],
+            rehearse=not args.cold,
         )
         for contender in batched:
             measured[contender] = timings[(contender.precision, configs[contender])]
@@ -252,7 +266,7 @@ def run(args: argparse.Namespace) -> dict:
         key: getattr(args, key)
         for key in ("steps", "warmup", "batch_size", "hidden_size", "embedding_size")
     }
-    settings |= {"seed_names": args.seed_names, "seed": args.seed}
+    settings |= {"seed_names": args.seed_names, "seed": args.seed, "cold": args.cold}
     return {
         "benchmark": "train_speed",
         "machine": describe_machine(),
@@ -306,13 +320,18 @@ def render(report: dict) -> str:
     ]
     rows += [[name, "skipped", "-", "-"] for name in report["skipped"]]
     settings = report["settings"]
+    rehearsal = (
+        "and none over the timed batches (--cold)"
+        if settings["cold"]
+        else "and one untimed pass over the timed batches"
+    )
     lines = [
         machine_line(report["machine"]),
         f"data: {report['data']['source']} ({report['data']['names']} names, "
         f"{report['data']['vocabulary']} symbols)",
         f"settings: hidden {settings['hidden_size']}, embedding {settings['embedding_size']}, "
         f"batch {settings['batch_size']}, {settings['steps']} timed steps after "
-        f"{settings['warmup']} warm-up; seed loop on {settings['seed_names']} names",
+        f"{settings['warmup']} warm-up {rehearsal}; seed loop on {settings['seed_names']} names",
         "",
         format_table(["contender", "chars/s", "x vs nn.LSTM fp32", "x vs seed loop"], rows),
         "",

@@ -57,6 +57,33 @@ def test_train_speed_only_runs_the_named_contenders(bands_csv, capsys):
     assert report["goals"] == []
 
 
+@pytest.mark.parametrize("cold", [False, True])
+def test_train_speed_meets_every_timed_batch_once_before_timing(
+    bands_csv, capsys, monkeypatch, cold
+):
+    """Unless --cold, each contender trains untimed on the timed batches first, so that
+    kernels compiled per shape are not timed."""
+    steps = []
+    real_step = train_speed.train_step
+
+    def counting_step(model, optimizer, batch, precision):
+        steps.append(batch.symbols)
+        return real_step(model, optimizer, batch, precision)
+
+    monkeypatch.setattr(train_speed, "train_step", counting_step)
+    argv = ["--data", str(bands_csv), *TOY_MODEL, "--steps", "3", "--warmup", "1"]
+    report = run_json(
+        train_speed.main, argv + ["--only", "milstm"] + (["--cold"] if cold else []), capsys
+    )
+
+    timed = steps[-3:]
+    assert len(steps) == (1 + 3 if cold else 1 + 3 + 3)
+    if not cold:
+        assert steps[1:4] == timed  # the same batches, first untimed
+    assert report["results"]["milstm"]["symbols"] == sum(timed)
+    assert report["settings"]["cold"] is cold
+
+
 def test_train_speed_table_names_machine_data_and_contenders(bands_csv, capsys):
     argv = ["--data", str(bands_csv), *TOY_MODEL, "--steps", "1", "--only", "milstm,lstm"]
     assert train_speed.main(argv) == 0
