@@ -17,7 +17,8 @@
    A row holds the four gates i, f, o, z side by side (4 * hidden values). The tensors that
    come out of or feed matrix products (P, r, h and their gradients) come in the products'
    precision, float32 or bfloat16, so each entry point exists twice, suffixed _f32 and
-   _bf16; the cell state and the coefficients are always float32, and so is the arithmetic. The loops are written so that the compiler vectorizes them, the exponentials
+   _bf16; the cell state and the coefficients are always float32, and so is the arithmetic.
+   The loops are written so that the compiler vectorizes them, the exponentials
    included (glibc's vector math library, with -ffast-math), and a step's rows are shared
    between threads with OpenMP when it is compiled with it (see fused_cell.py). */
 

@@ -250,7 +250,8 @@ def _rows_for_products(rows: int, dtype: torch.dtype) -> int:
     """`rows`, rounded up to a multiple of SHAPE_STEP for bfloat16 products.
 
     On the CPU those run through oneDNN, which compiles kernels for every shape it meets
-    and keeps them: about 5 ms for a new shape, nothing for one seen before. dU's rows, a
+    and keeps them: about 5 ms for a new shape, nothing for one seen before, and memory for
+    each (a product whose shapes never repeated once grew a run past 10 GB). dU's rows, a
     batch's summed lengths, are new at nearly every step; rounded up, they take a few dozen
     shapes in all. Float32 products go to a library that compiles nothing.
     """
