@@ -102,7 +102,8 @@ class FusedCell:
 
     def transpose(self, matrix: torch.Tensor) -> torch.Tensor:
         """matrix^T laid out contiguously, for a contiguous float32 or bfloat16 matrix: in
-        tiles that stay in cache, a half to a fifth of the time PyTorch's strided copy takes."""
+        tiles that stay in cache, a third (float32) to a half (bfloat16) of the time PyTorch's
+        strided copy takes at hidden size 1024."""
         rows, columns = matrix.shape
         transposed = matrix.new_empty(columns, rows)
         self._transpose[matrix.dtype](
