@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator.recurrence import MILSTMFunction
+from generator.products import product_dtype
+from generator.recurrence import InputProjection, MILSTMFunction, TableLookup
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -81,32 +82,66 @@ class MILSTM(nn.Module):
         `lengths` (N ints, all T by default) are where each row's sequence ends: past it the
         outputs are zero, and the state returned is the one at the row's last step.
         """
-        steps, batch, _ = inputs.shape
+        projected = InputProjection.apply(inputs, self.input_weight)
+        return self.forward_projected(projected, state, lengths)
+
+    def forward_tokens(
+        self,
+        embeddings: torch.Tensor,
+        tokens: torch.Tensor,
+        row_inputs: torch.Tensor | None = None,
+        state: State | None = None,
+        lengths: list[int] | None = None,
+    ):
+        """The layer over the inputs x_t = embeddings[tokens_t] (+ row_inputs, one vector per
+        row added at every step), as `forward` takes them.
+
+        Then W x_t is a row of the table W e, formed once for each of the V embeddings and
+        looked up by token, instead of a product over every step's input: a few times less
+        work at our sizes, and the same sums. Only for inputs that see no dropout.
+        Shapes: embeddings (V, input_size), tokens (T, N), row_inputs (N, input_size).
+        """
+        dtype = product_dtype(embeddings)
+        with torch.autocast(embeddings.device.type, enabled=False):
+            table = embeddings @ self.input_weight.t()  # (V, 4H), in the weights' precision
+            row_terms = None
+            if row_inputs is not None:
+                row_terms = row_inputs.to(table.dtype) @ self.input_weight.t()
+        projected = TableLookup.apply(table, tokens, row_terms, dtype)
+        return self.forward_projected(projected, state, lengths)
+
+    def forward_projected(
+        self, projected: torch.Tensor, state: State | None = None, lengths: list[int] | None = None
+    ):
+        """`forward` from the input projections P = W x_t, (T, N, 4H)."""
+        steps, batch, _ = projected.shape
         lengths = [steps] * batch if lengths is None else list(lengths)
         if any(not 1 <= length <= steps for length in lengths):
             raise ValueError(f"lengths must lie in [1, {steps}], got {lengths}")
         longest_first = sorted(range(batch), key=lambda row: -lengths[row])
         if longest_first != list(range(batch)):
-            return self._forward_reordered(inputs, state, lengths, longest_first)
+            return self._forward_reordered(projected, state, lengths, longest_first)
 
         zero_start = state is None
         if state is None:
-            state = self.initial_state(batch, inputs.float())
+            state = self.initial_state(batch, self.alpha.detach())
         recurrent_weight = self.recurrent_weight
         if self.training and self.weight_drop > 0:
             recurrent_weight = F.dropout(recurrent_weight, self.weight_drop)
         outputs, final_h, final_c = MILSTMFunction.apply(
-            inputs, self.input_weight, self.alpha, self.beta1, self.beta2, self.bias,
+            projected, self.alpha, self.beta1, self.beta2, self.bias,
             recurrent_weight, state[0], state[1], lengths, zero_start,
         )  # fmt: skip
         return outputs, (final_h, final_c)
 
-    def _forward_reordered(self, inputs, state, lengths, order):
+    def _forward_reordered(self, projected, state, lengths, order):
         """The recurrence takes rows longest first: sort them, run, and put them back."""
-        order_tensor = torch.tensor(order, device=inputs.device)
+        order_tensor = torch.tensor(order, device=projected.device)
         back = torch.empty_like(order_tensor)
-        back[order_tensor] = torch.arange(len(order), device=inputs.device)
+        back[order_tensor] = torch.arange(len(order), device=projected.device)
         if state is not None:
             state = (state[0][order_tensor], state[1][order_tensor])
-        outputs, (h, c) = self(inputs[:, order_tensor], state, [lengths[row] for row in order])
+        outputs, (h, c) = self.forward_projected(
+            projected[:, order_tensor], state, [lengths[row] for row in order]
+        )
         return outputs[:, back], (h[back], c[back])

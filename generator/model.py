@@ -130,9 +130,21 @@ class CharModel(nn.Module):
         `lengths`, the steps of each column before its padding, let the MI-LSTM skip the
         padding; the logits there are then of no use (scoring ignores them anyway).
         """
-        embedded = self.embedding(tokens)  # (T, N, E)
+        tag_vectors = None
         if tags is not None and self.genre_embedding is not None:
-            embedded = embedded + self.genre_embedding(tags)  # (N, E) added at every step
-        embedded = self.dropout(embedded)
-        outputs, state = self.recurrent(embedded, state, lengths)  # (T, N, H)
+            tag_vectors = self.genre_embedding(tags)  # (N, E), added at every step
+        if isinstance(self.recurrent, MILSTM) and not self._drops_inputs():
+            # undropped embeddings let the layer look W e up by character instead of
+            # multiplying every step's input by W
+            outputs, state = self.recurrent.forward_tokens(
+                self.embedding.weight, tokens, tag_vectors, state, lengths
+            )
+        else:
+            embedded = self.embedding(tokens)  # (T, N, E)
+            if tag_vectors is not None:
+                embedded = embedded + tag_vectors
+            outputs, state = self.recurrent(self.dropout(embedded), state, lengths)  # (T, N, H)
         return self.decoder(self.dropout(outputs)), state
+
+    def _drops_inputs(self) -> bool:
+        return self.training and self.dropout.p > 0

@@ -110,10 +110,70 @@ def rows_per_step(lengths: list[int], steps: int) -> list[int]:
     return rows
 
 
-class MILSTMFunction(torch.autograd.Function):
-    """The MI-LSTM over a batch of sequences sorted by length, longest first.
+class InputProjection(torch.autograd.Function):
+    """P = W x_t of every step in one product: inputs (T, N, E), W (4H, E) -> (T, N, 4H),
+    in the products' precision (bfloat16 inside an autocast region asking for it)."""
 
-    Shapes: inputs (T, N, E); W (4H, E) and U (4H, H) with gates stacked i, f, o, z; alpha,
+    @staticmethod
+    def forward(ctx, inputs, W):  # noqa: N803
+        dtype = product_dtype(inputs)
+        ctx.save_for_backward(inputs, W)
+        with torch.autocast(inputs.device.type, enabled=False):
+            return linear(inputs, W, dtype).contiguous()
+
+    @staticmethod
+    def backward(ctx, grad_projected):
+        inputs, W = ctx.saved_tensors  # noqa: N806
+        dtype = grad_projected.dtype
+        with torch.autocast(inputs.device.type, enabled=False):
+            # P = x W^T: dW = dP^T x, dx = dP W, in the products' precision. dW is formed
+            # transposed, x^T dP, which the matrix library runs faster than dP^T x with its
+            # tall transposed factor
+            flat_grad = grad_projected.reshape(-1, grad_projected.shape[-1])
+            flat_inputs = inputs.reshape(-1, inputs.shape[-1]).to(dtype)
+            grad_W = torch.mm(flat_inputs.t(), flat_grad).t().contiguous().to(W.dtype)
+            grad_inputs = linear(flat_grad, W.t(), dtype).view(inputs.shape).to(inputs.dtype)
+        return grad_inputs, grad_W
+
+
+class TableLookup(torch.autograd.Function):
+    """P[t, n] = table[tokens[t, n]] + row_terms[n], in `dtype`: the input projections of
+    inputs that are rows of an embedding (plus one vector per row), looked up in the table of
+    W e for every embedding e instead of multiplied out step by step.
+
+    Shapes: table (V, 4H), tokens (T, N), row_terms (N, 4H) or None. Both are converted to
+    `dtype` before the lookup, so a bfloat16 run gathers and adds half the bytes. The
+    gradient of a table row adds up every position that looked it up, thousands for a
+    common character: PyTorch adds bfloat16 rows up in float32 and rounds once, as a
+    bfloat16 product does (tests/test_model_inputs.py checks it).
+    """
+
+    @staticmethod
+    def forward(ctx, table, tokens, row_terms, dtype):
+        projected = table.to(dtype).index_select(0, tokens.reshape(-1))
+        projected = projected.view(*tokens.shape, table.shape[1])
+        if row_terms is not None:
+            projected += row_terms.to(dtype)
+        ctx.save_for_backward(tokens)
+        ctx.table_shape, ctx.table_dtype = table.shape, table.dtype
+        ctx.has_row_terms = row_terms is not None
+        return projected
+
+    @staticmethod
+    def backward(ctx, grad_projected):
+        (tokens,) = ctx.saved_tensors
+        flat_grad = grad_projected.reshape(-1, ctx.table_shape[1])
+        grad_table = flat_grad.new_zeros(ctx.table_shape)
+        grad_table.index_add_(0, tokens.reshape(-1), flat_grad)
+        grad_row_terms = grad_projected.sum(0).to(ctx.table_dtype) if ctx.has_row_terms else None
+        return grad_table.to(ctx.table_dtype), None, grad_row_terms, None
+
+
+class MILSTMFunction(torch.autograd.Function):
+    """The MI-LSTM over a batch of sequences sorted by length, longest first, from the input
+    projections P = W x_t of every step (`InputProjection`, `TableLookup`).
+
+    Shapes: projected (T, N, 4H) and U (4H, H) with gates stacked i, f, o, z; alpha,
     beta1, beta2, bias (4H,); h0, c0 (N, H); lengths, N ints in [1, T]. zero_start says h0
     is all zeros and needs no gradient, so the products with it are skipped. Returns the
     outputs (T, N, H), zero past each row's length, and each row's last hidden and cell
@@ -121,20 +181,21 @@ class MILSTMFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, inputs, W, alpha, beta1, beta2, bias, U, h0, c0, lengths, zero_start):  # noqa: N803
-        dtype = product_dtype(inputs)
+    def forward(ctx, projected, alpha, beta1, beta2, bias, U, h0, c0, lengths, zero_start):  # noqa: N803
+        dtype = product_dtype(projected)
         # the matrix products pick their precision themselves, so autocast stays out
-        with torch.autocast(inputs.device.type, enabled=False):
+        with torch.autocast(projected.device.type, enabled=False):
             coefficients = torch.stack([alpha, beta1, beta2, bias])
-            return _forward(ctx, inputs, W, coefficients, U, h0, c0, lengths, zero_start, dtype)
+            projected = projected.to(dtype).contiguous()
+            return _forward(ctx, projected, coefficients, U, h0, c0, lengths, zero_start)
 
     @staticmethod
     def backward(ctx, grad_outputs, grad_final_h, grad_final_c):
         with torch.autocast(ctx.device_type, enabled=False):
-            grad_inputs, grad_W, grad_coefficients, grad_U, grad_h0, grad_c0 = _backward(
+            grad_projected, grad_coefficients, grad_U, grad_h0, grad_c0 = _backward(
                 ctx, grad_outputs, grad_final_h, grad_final_c
             )
-        return (grad_inputs, grad_W, *grad_coefficients, grad_U, grad_h0, grad_c0, None, None)
+        return (grad_projected, *grad_coefficients, grad_U, grad_h0, grad_c0, None, None)
 
 
 def cell_steps(state_dtype: torch.dtype, product_dtype: torch.dtype, device: torch.device):
@@ -152,13 +213,12 @@ def _transposed(matrix: torch.Tensor) -> torch.Tensor:
     return matrix.t().contiguous()
 
 
-def _forward(ctx, inputs, W, coefficients, U, h0, c0, lengths, zero_start, product_dtype):  # noqa: N803
-    steps, batch, _ = inputs.shape
+def _forward(ctx, projected, coefficients, U, h0, c0, lengths, zero_start):  # noqa: N803
+    steps, batch, _ = projected.shape
     four_hidden, hidden = U.shape
-    state_dtype = coefficients.dtype
+    state_dtype, product_dtype = coefficients.dtype, projected.dtype
     rows = rows_per_step(lengths, steps)
-    cell = cell_steps(state_dtype, product_dtype, inputs.device)
-    projected = linear(inputs, W, product_dtype).contiguous()  # P, (T, N, 4H)
+    cell = cell_steps(state_dtype, product_dtype, projected.device)
     # U in the products' precision, converted once a pass: the backward pass lays out its
     # transpose from this copy, half the bytes of float32 U in bfloat16 runs
     product_U = U.detach().to(product_dtype)
@@ -181,18 +241,18 @@ def _forward(ctx, inputs, W, coefficients, U, h0, c0, lengths, zero_start, produ
         outputs[t, n:] = 0
         recurrent.append(r)
 
-    last = torch.tensor(lengths, device=inputs.device) - 1
-    every_row = torch.arange(batch, device=inputs.device)
+    last = torch.tensor(lengths, device=projected.device) - 1
+    every_row = torch.arange(batch, device=projected.device)
     final_h, final_c = outputs[last, every_row], cells[last, every_row]
 
-    ctx.save_for_backward(inputs, W, coefficients, product_U, h0, c0, projected, cells, outputs)
-    ctx.recurrent, ctx.rows, ctx.device_type = recurrent, rows, inputs.device.type
+    ctx.save_for_backward(coefficients, product_U, h0, c0, projected, cells, outputs)
+    ctx.recurrent, ctx.rows, ctx.device_type = recurrent, rows, projected.device.type
     ctx.weight_dtype = U.dtype
     return outputs, final_h, final_c
 
 
 def _backward(ctx, grad_outputs, grad_final_h, grad_final_c):
-    inputs, W, coefficients, product_U, h0, c0, projected, cells, outputs = ctx.saved_tensors
+    coefficients, product_U, h0, c0, projected, cells, outputs = ctx.saved_tensors
     recurrent, rows = ctx.recurrent, ctx.rows
     steps, batch, four_hidden = projected.shape
     product_dtype = outputs.dtype
@@ -234,16 +294,9 @@ def _backward(ctx, grad_outputs, grad_final_h, grad_final_c):
         grad_U = _transposed_product(grad_recurrent, torch.cat(previous)).to(ctx.weight_dtype)
     else:
         grad_U = torch.zeros_like(product_U, dtype=ctx.weight_dtype)
-    # P = x W^T: dW = dP^T x, dx = dP W, in the products' precision. dW is formed
-    # transposed, x^T dP, which the matrix library runs faster than dP^T x with its tall
-    # transposed factor
-    flat_grad = grad_projected.view(-1, four_hidden)
-    flat_inputs = inputs.reshape(-1, inputs.shape[-1]).to(product_dtype)
-    grad_W = torch.mm(flat_inputs.t(), flat_grad).t().contiguous().to(W.dtype)
-    grad_inputs = linear(flat_grad, W.t(), product_dtype).view(inputs.shape).to(inputs.dtype)
     # with a zero start h0 was made inside the layer and needs no gradient
     grad_h0 = None if later is None else later.to(c0.dtype)
-    return grad_inputs, grad_W, grad_coefficients, grad_U, grad_h0, carry
+    return grad_projected, grad_coefficients, grad_U, grad_h0, carry
 
 
 def _rows_for_products(rows: int, dtype: torch.dtype) -> int:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from generator.milstm import MILSTM
-from generator.recurrence import MILSTMFunction
+from generator.recurrence import InputProjection, MILSTMFunction, TableLookup
 
 
 def literal_milstm(layer: MILSTM, inputs: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
@@ -85,7 +85,21 @@ def test_layer_function_passes_gradcheck(zero_start):
         [4, 2, 1],  # rows stop at their lengths
         zero_start,
     )
-    assert torch.autograd.gradcheck(MILSTMFunction.apply, arguments)
+
+    def layer_function(inputs, W, *rest):  # noqa: N803
+        return MILSTMFunction.apply(InputProjection.apply(inputs, W), *rest)
+
+    assert torch.autograd.gradcheck(layer_function, arguments)
+
+
+@pytest.mark.parametrize("with_row_terms", [False, True])
+def test_table_lookup_passes_gradcheck(with_row_terms):
+    torch.manual_seed(2)
+    table = torch.randn(5, 6, dtype=torch.float64, requires_grad=True)
+    tokens = torch.tensor([[0, 3, 3], [3, 1, 4]])  # repeated tokens add up their gradients
+    row_terms = torch.randn(3, 6, dtype=torch.float64, requires_grad=True)
+    arguments = (table, tokens, row_terms if with_row_terms else None, torch.float64)
+    assert torch.autograd.gradcheck(TableLookup.apply, arguments)
 
 
 def test_rows_stop_at_their_lengths_in_any_order():
