@@ -2,11 +2,13 @@
 backward pass (the equations are in generator/milstm.py).
 
 Recording a dozen small operations per step with autograd costs more than the arithmetic at
-the batch sizes we train with, so the whole layer is one function: the input projections
-P = W x of all steps in one matrix product, then per step one recurrent product and one
+the batch sizes we train with, so the whole layer is one function. It starts from the
+input projections P = W x of all steps, formed beforehand in one matrix product
+(`InputProjection`) or, when the inputs are undropped embeddings, looked up in a table of
+W e per character (`TableLookup`). Then per step it runs one recurrent product and one
 elementwise pass, which forms A = alpha P + beta1 and B = beta2 P + b on the fly. The
 backward pass mirrors it and adds up the gradients of alpha, beta1, beta2 and b as it goes,
-so that dW and dx come from one thin product each.
+so that what is left for W and x is the gradient of P, handled by the function that made P.
 
 Two more things keep the loop short. Rows stop at their name's length: the batch comes
 sorted by length, longest first, so at step t the names still going are the first n_t
