@@ -42,7 +42,7 @@ from generator.errors import BandnameError
 from generator.model import CharModel, ModelConfig
 from generator.options import TrainingOptions
 from generator.scoring import batch_nats
-from generator.trainer import adam
+from generator.trainer import adam, clip_gradients
 from generator.vocab import Vocabulary
 
 # learning rate and gradient clip as the real training has them by default
@@ -148,7 +148,7 @@ def train_step(
     loss = nats / batch.symbols
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), TRAINING_DEFAULTS.clip)
+    clip_gradients(list(model.parameters()), TRAINING_DEFAULTS.clip)
     optimizer.step()
     return loss.item()
 

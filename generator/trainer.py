@@ -46,6 +46,19 @@ def adam(parameters, lr: float) -> torch.optim.Adam:
     return torch.optim.Adam(parameters, lr=lr, fused=True)
 
 
+def clip_gradients(parameters, max_norm: float) -> None:
+    """Scale the gradients down to a total norm of max_norm when they exceed it.
+
+    What clip_grad_norm_ does, less its multiplication by 1 when they do not: most steps
+    need no clipping, and that pass over every gradient cost 0.5 ms (float32) to 0.75 ms
+    (bfloat16) of a 45 to 95 ms step at hidden 1024 on two cores.
+    """
+    gradients = [parameter.grad for parameter in parameters if parameter.grad is not None]
+    norm = torch.nn.utils.get_total_norm(gradients, foreach=True)
+    if norm > max_norm:
+        torch.nn.utils.clip_grads_with_norm_(parameters, max_norm, norm, foreach=True)
+
+
 @dataclass
 class RunResult:
     best_path: Path
@@ -194,7 +207,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         (objective * weight).backward()
         if self.options.clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.options.clip)
+            clip_gradients(list(self.model.parameters()), self.options.clip)
         self.optimizer.step()
         if self.average is not None:
             self.average.update()

@@ -155,3 +155,26 @@ def test_ngram_targets_train_and_validate_on_the_true_symbols(tmp_path, bands_cs
 def test_an_ngram_weight_outside_its_range_is_refused(tmp_path, bands_csv, weight):
     with pytest.raises(BandnameError, match="--ngram-targets is a weight"):
         train(tiny_options(bands_csv, tmp_path / "m.safetensors", ngram_targets=weight))
+
+
+def test_clip_gradients_scales_like_clip_grad_norm_and_only_when_over():
+    torch.manual_seed(6)
+    parameters = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(4))]
+    for parameter in parameters:
+        parameter.grad = torch.randn_like(parameter) * 10
+    expected = [parameter.grad.clone() for parameter in parameters]
+    reference = [torch.nn.Parameter(p.detach().clone()) for p in parameters]
+    for parameter, gradient in zip(reference, expected, strict=True):
+        parameter.grad = gradient.clone()
+    torch.nn.utils.clip_grad_norm_(reference, 1.0)
+
+    trainer.clip_gradients(parameters, 1.0)
+    for parameter, clipped in zip(parameters, reference, strict=True):
+        torch.testing.assert_close(parameter.grad, clipped.grad)
+    total = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in parameters]))
+    assert abs(total.item() - 1.0) < 1e-5
+
+    small = [parameter.grad.clone() for parameter in parameters]
+    trainer.clip_gradients(parameters, 2.0)  # under the bound: left exactly as they were
+    for parameter, before in zip(parameters, small, strict=True):
+        assert torch.equal(parameter.grad, before)
