@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--embedding-size", "size of the character embedding", type=int)
     add("--dropout", "dropout on embeddings and recurrent outputs", type=float)
     add("--weight-drop", "share of recurrent weights dropped in each step", type=float)
+    add("--layer-norm", "layer-normalize U h in the MI-LSTM's gates", action="store_true")
     add(
         "--average-decay",
         "validate and save a moving average of the weights with this decay (0 for none)",

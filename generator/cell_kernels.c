@@ -10,6 +10,10 @@
        i, f, o = sigmoid(pre_i, pre_f, pre_o);  z = tanh(pre_z)
        c = f * c_prev + i * z;  h = o * tanh(c)
 
+   With layer normalization (Ba et al. 2016) r is replaced by its normalized form
+   n = (r - mean(r)) / sqrt(var(r) + eps), mean and variance taken over the row's 4 * hidden
+   values, with no gain or bias of its own: A n + B already scales and shifts n per unit.
+
    Only c and h are kept for the backward pass: it forms the gates again from P and r,
    which it reads anyway, rather than read stored ones back from memory, which is what
    the cell's arithmetic waits on at our sizes.
@@ -83,9 +87,44 @@ static void gates_of_row(long hidden, const float *restrict P, const float *rest
     for (long q = 3 * hidden; q < width; q++) gates[q] = tanh_from_exp(gates[q]);
 }
 
+#define NORM_EPSILON 1e-5f
+
+/* n = (r - mean) / sqrt(var + eps) over the row into normalized; returns 1 / sqrt(var + eps) */
+static float normalize_row(long width, const float *restrict r, float *restrict normalized) {
+    float sum = 0.0f, squares = 0.0f;
+    for (long q = 0; q < width; q++) sum += r[q];
+    const float mean = sum / width;
+    for (long q = 0; q < width; q++) {
+        float centred = r[q] - mean;
+        squares += centred * centred;
+    }
+    const float inverse_deviation = 1.0f / sqrtf(squares / width + NORM_EPSILON);
+    for (long q = 0; q < width; q++) normalized[q] = (r[q] - mean) * inverse_deviation;
+    return inverse_deviation;
+}
+
+/* dL/dr from dL/dn, in place: (dn - mean(dn) - n * mean(dn * n)) / sqrt(var + eps) */
+static void normalize_row_backward(long width, const float *restrict normalized,
+                                   float inverse_deviation, float *restrict grad) {
+    float sum = 0.0f, projection = 0.0f;
+    for (long q = 0; q < width; q++) {
+        sum += grad[q];
+        projection += grad[q] * normalized[q];
+    }
+    const float mean = sum / width, mean_projection = projection / width;
+    for (long q = 0; q < width; q++)
+        grad[q] = (grad[q] - mean - normalized[q] * mean_projection) * inverse_deviation;
+}
+
+/* normalized is scratch space of 4 * hidden, used when `normalize` is set and r given */
 static void forward_row(long hidden, const float *restrict P, const float *restrict coefficients,
-                        const float *restrict r, const float *restrict c_prev,
-                        float *restrict cells, float *restrict outputs, float *restrict gates) {
+                        const float *restrict r, int normalize, const float *restrict c_prev,
+                        float *restrict cells, float *restrict outputs, float *restrict gates,
+                        float *restrict normalized) {
+    if (r && normalize) {
+        normalize_row(4 * hidden, r, normalized);
+        r = normalized;
+    }
     gates_of_row(hidden, P, coefficients, r, gates);
     const float *gate_i = gates, *gate_f = gates + hidden, *gate_o = gates + 2 * hidden;
     const float *gate_z = gates + 3 * hidden;
@@ -98,14 +137,21 @@ static void forward_row(long hidden, const float *restrict P, const float *restr
 
 /* dL/dh of the row is given; carry holds dL/dc through the next step and is replaced by
    dL/dc_prev. Writes dL/dP and, when r is given, dL/dr; adds the row's share of the
-   coefficients' gradients to grad_coefficients. gates is scratch space of 4 * hidden. */
+   coefficients' gradients to grad_coefficients. gates and normalized are scratch space of
+   4 * hidden each; with `normalize`, n is formed again from r. */
 static void backward_row(long hidden, const float *restrict grad_h, const float *restrict P,
                          const float *restrict coefficients, const float *restrict r,
-                         const float *restrict c_prev, const float *restrict cells,
-                         float *restrict carry, float *restrict grad_P,
-                         float *restrict grad_coefficients, float *restrict grad_r,
-                         float *restrict gates) {
+                         int normalize, const float *restrict c_prev,
+                         const float *restrict cells, float *restrict carry,
+                         float *restrict grad_P, float *restrict grad_coefficients,
+                         float *restrict grad_r, float *restrict gates,
+                         float *restrict normalized) {
     const long width = 4 * hidden;
+    float inverse_deviation = 0.0f;
+    if (r && normalize) {
+        inverse_deviation = normalize_row(width, r, normalized);
+        r = normalized;
+    }
     gates_of_row(hidden, P, coefficients, r, gates);
     /* each gate's value is replaced by dL/dpre of that gate, in place */
     float *gate_i = gates, *gate_f = gates + hidden, *gate_o = gates + 2 * hidden;
@@ -139,6 +185,7 @@ static void backward_row(long hidden, const float *restrict grad_h, const float 
             grad_beta2[q] += grad_pre[q] * P[q];
             grad_bias[q] += grad_pre[q];
         }
+        if (normalize) normalize_row_backward(width, r, inverse_deviation, grad_r);
     } else {
         for (long q = 0; q < width; q++) {
             grad_P[q] = grad_pre[q] * beta2[q];
@@ -193,34 +240,34 @@ static inline const float *input_row(const float *P, const int64_t *P_rows, long
 }
 
 void cell_forward_f32(long rows, long hidden, const float *P, const int64_t *P_rows,
-                      const float *coefficients, const float *r, const float *c_prev,
-                      float *cells, float *outputs) {
+                      const float *coefficients, const float *r, long normalize,
+                      const float *c_prev, float *cells, float *outputs) {
     const long width = 4 * hidden;
 #pragma omp parallel if (rows > 1)
     {
-        float gates[width];
+        float gates[width], normalized[width];
 #pragma omp for schedule(static)
         for (long n = 0; n < rows; n++) {
             forward_row(hidden, input_row(P, P_rows, n, width), coefficients,
-                        r ? r + n * width : 0, c_prev + n * hidden, cells + n * hidden,
-                        outputs + n * hidden, gates);
+                        r ? r + n * width : 0, normalize, c_prev + n * hidden,
+                        cells + n * hidden, outputs + n * hidden, gates, normalized);
         }
     }
 }
 
 void cell_forward_bf16(long rows, long hidden, const bf16 *P, const int64_t *P_rows,
-                       const float *coefficients, const bf16 *r, const float *c_prev,
-                       float *cells, bf16 *outputs) {
+                       const float *coefficients, const bf16 *r, long normalize,
+                       const float *c_prev, float *cells, bf16 *outputs) {
     const long width = 4 * hidden;
 #pragma omp parallel if (rows > 1)
     {
-        float gates[width], P_row[width], r_row[width], output_row[hidden];
+        float gates[width], normalized[width], P_row[width], r_row[width], output_row[hidden];
 #pragma omp for schedule(static)
         for (long n = 0; n < rows; n++) {
             bf16_to_float(width, P + (P_rows ? P_rows[n] : n) * width, P_row);
             if (r) bf16_to_float(width, r + n * width, r_row);
-            forward_row(hidden, P_row, coefficients, r ? r_row : 0, c_prev + n * hidden,
-                        cells + n * hidden, output_row, gates);
+            forward_row(hidden, P_row, coefficients, r ? r_row : 0, normalize,
+                        c_prev + n * hidden, cells + n * hidden, output_row, gates, normalized);
             float_to_bf16(hidden, output_row, outputs + n * hidden);
         }
     }
@@ -232,14 +279,15 @@ void cell_forward_bf16(long rows, long hidden, const bf16 *P, const int64_t *P_r
    written only when r is given. */
 void cell_backward_f32(long rows, long hidden, long later_rows, const float *grad_outputs,
                        const float *later, const float *grad_final_h, const float *P,
-                       const float *coefficients, const float *r, const float *c_prev,
+                       const float *coefficients, const float *r, long normalize,
+                       const float *c_prev,
                        const float *cells, float *carry, float *grad_P,
                        float *grad_coefficients, float *grad_r) {
     const long width = 4 * hidden;
     float *shares[max_threads()];
 #pragma omp parallel if (rows > 1)
     {
-        float grad_h[hidden], gates[width];
+        float grad_h[hidden], gates[width], normalized[width];
         float *partial = thread_share(grad_coefficients, shares, 4 * width);
 #pragma omp for schedule(static)
         for (long n = 0; n < rows; n++) {
@@ -247,8 +295,9 @@ void cell_backward_f32(long rows, long hidden, long later_rows, const float *gra
             const float *gl = n < later_rows ? later + n * hidden : grad_final_h + n * hidden;
             for (long j = 0; j < hidden; j++) grad_h[j] = go[j] + gl[j];
             backward_row(hidden, grad_h, P + n * width, coefficients, r ? r + n * width : 0,
-                         c_prev + n * hidden, cells + n * hidden, carry + n * hidden,
-                         grad_P + n * width, partial, r ? grad_r + n * width : 0, gates);
+                         normalize, c_prev + n * hidden, cells + n * hidden,
+                         carry + n * hidden, grad_P + n * width, partial,
+                         r ? grad_r + n * width : 0, gates, normalized);
         }
         add_thread_shares(grad_coefficients, shares, 4 * width);
     }
@@ -256,14 +305,15 @@ void cell_backward_f32(long rows, long hidden, long later_rows, const float *gra
 
 void cell_backward_bf16(long rows, long hidden, long later_rows, const bf16 *grad_outputs,
                         const bf16 *later, const bf16 *grad_final_h, const bf16 *P,
-                        const float *coefficients, const bf16 *r, const float *c_prev,
-                        const float *cells, float *carry, bf16 *grad_P,
+                        const float *coefficients, const bf16 *r, long normalize,
+                        const float *c_prev, const float *cells, float *carry, bf16 *grad_P,
                         float *grad_coefficients, bf16 *grad_r) {
     const long width = 4 * hidden;
     float *shares[max_threads()];
 #pragma omp parallel if (rows > 1)
     {
-        float grad_h[hidden], from_later[hidden], gates[width], P_row[width], r_row[width];
+        float grad_h[hidden], from_later[hidden], gates[width], normalized[width];
+        float P_row[width], r_row[width];
         float grad_P_row[width], grad_r_row[width];
         float *partial = thread_share(grad_coefficients, shares, 4 * width);
 #pragma omp for schedule(static)
@@ -274,9 +324,9 @@ void cell_backward_bf16(long rows, long hidden, long later_rows, const bf16 *gra
             for (long j = 0; j < hidden; j++) grad_h[j] += from_later[j];
             bf16_to_float(width, P + n * width, P_row);
             if (r) bf16_to_float(width, r + n * width, r_row);
-            backward_row(hidden, grad_h, P_row, coefficients, r ? r_row : 0,
+            backward_row(hidden, grad_h, P_row, coefficients, r ? r_row : 0, normalize,
                          c_prev + n * hidden, cells + n * hidden, carry + n * hidden,
-                         grad_P_row, partial, grad_r_row, gates);
+                         grad_P_row, partial, grad_r_row, gates, normalized);
             float_to_bf16(width, grad_P_row, grad_P + n * width);
             if (r) float_to_bf16(width, grad_r_row, grad_r + n * width);
         }

@@ -33,8 +33,9 @@ FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-shared")
 OPENMP = "-fopenmp"
 _POINTER = ctypes.c_void_p
 _LONG = ctypes.c_long
-_FORWARD_ARGUMENTS = [_LONG, _LONG] + [_POINTER] * 7
-_BACKWARD_ARGUMENTS = [_LONG, _LONG, _LONG] + [_POINTER] * 12
+# the long among the pointers says whether r is layer-normalized
+_FORWARD_ARGUMENTS = [_LONG, _LONG] + [_POINTER] * 4 + [_LONG] + [_POINTER] * 3
+_BACKWARD_ARGUMENTS = [_LONG, _LONG, _LONG] + [_POINTER] * 6 + [_LONG] + [_POINTER] * 6
 _TRANSPOSE_ARGUMENTS = [_LONG] * 4 + [_POINTER] * 2
 _SUFFIXES = {torch.float32: "f32", torch.bfloat16: "bf16"}
 
@@ -69,7 +70,7 @@ class FusedCell:
     def supports(self, state_dtype: torch.dtype, product_dtype: torch.dtype) -> bool:
         return state_dtype == torch.float32 and product_dtype in _SUFFIXES
 
-    def forward(self, P, coefficients, r, c_prev, cells, outputs, P_rows=None) -> None:  # noqa: N803
+    def forward(self, P, coefficients, r, c_prev, cells, outputs, P_rows=None, normalize=False):  # noqa: N803
         """See generator.recurrence.TorchCellSteps.forward, which computes the same."""
         rows, hidden = cells.shape
         if P_rows is not None:
@@ -84,19 +85,19 @@ class FusedCell:
                 )
         self._forward[outputs.dtype](
             rows, hidden, _address(P), _address(P_rows), _address(coefficients), _address(r),
-            _address(c_prev), _address(cells), _address(outputs),
+            int(normalize), _address(c_prev), _address(cells), _address(outputs),
         )  # fmt: skip
 
     def backward(
         self, later_rows, grad_outputs, later, grad_final_h, P, coefficients, r, c_prev,  # noqa: N803
-        cells, carry, grad_P, grad_coefficients, grad_r,  # noqa: N803
+        cells, carry, grad_P, grad_coefficients, grad_r, normalize=False,  # noqa: N803
     ) -> None:  # fmt: skip
         """See generator.recurrence.TorchCellSteps.backward, which computes the same."""
         rows, hidden = carry.shape
         self._backward[grad_outputs.dtype](
             rows, hidden, later_rows, _address(grad_outputs), _address(later),
             _address(grad_final_h), _address(P), _address(coefficients), _address(r),
-            _address(c_prev), _address(cells), _address(carry), _address(grad_P),
+            int(normalize), _address(c_prev), _address(cells), _address(carry), _address(grad_P),
             _address(grad_coefficients), _address(grad_r),
         )  # fmt: skip
 

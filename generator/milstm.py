@@ -36,10 +36,15 @@ State = tuple[torch.Tensor, torch.Tensor]
 class MILSTM(nn.Module):
     """One MI-LSTM layer over time-major input: (T, N, input_size) -> (T, N, hidden_size)."""
 
-    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, weight_drop: float = 0.0, layer_norm: bool = False
+    ) -> None:
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
+        # layer normalization of U h_{t-1} over its 4H values, without a gain or bias of its
+        # own: A and B (see above) scale and shift it per unit already
+        self.layer_norm = layer_norm
         # DropConnect on U: one mask a training step, shared by every time step
         self.weight_drop = weight_drop
         # W and U hold the four gates stacked in the order i, f, o, z
@@ -130,7 +135,7 @@ class MILSTM(nn.Module):
             recurrent_weight = F.dropout(recurrent_weight, self.weight_drop)
         outputs, final_h, final_c = MILSTMFunction.apply(
             projected, self.alpha, self.beta1, self.beta2, self.bias,
-            recurrent_weight, state[0], state[1], lengths, zero_start,
+            recurrent_weight, state[0], state[1], lengths, zero_start, self.layer_norm,
         )  # fmt: skip
         return outputs, (final_h, final_c)
 

@@ -24,6 +24,7 @@ class ModelConfig:
     dropout: float = 0.0
     genre_tags: tuple[str, ...] = ()  # style tags the model is conditioned on; () for none
     weight_drop: float = 0.0  # share of recurrent weights dropped in each training step
+    layer_norm: bool = False  # MI-LSTM only: U h_{t-1} layer-normalized
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "genre_tags", tuple(self.genre_tags))  # JSON gives a list
@@ -36,6 +37,8 @@ class ModelConfig:
             value = getattr(self, field_name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{field_name} must be in [0, 1), got {value}")
+        if self.layer_norm and self.cell != "milstm":
+            raise ValueError("layer normalization is implemented for the MI-LSTM cell only")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,10 +108,14 @@ class CharModel(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
-        recurrent_class = MILSTM if config.cell == "milstm" else TorchLSTM
-        self.recurrent = recurrent_class(
-            config.embedding_size, config.hidden_size, config.weight_drop
-        )
+        if config.cell == "milstm":
+            self.recurrent = MILSTM(
+                config.embedding_size, config.hidden_size, config.weight_drop, config.layer_norm
+            )
+        else:
+            self.recurrent = TorchLSTM(
+                config.embedding_size, config.hidden_size, config.weight_drop
+            )
         self.dropout = nn.Dropout(config.dropout)
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
         # each style tag adds a learned vector to every character's embedding

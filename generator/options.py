@@ -24,6 +24,7 @@ class TrainingOptions:
     embedding_size: int = 64
     dropout: float = 0.0
     weight_drop: float = 0.0  # DropConnect on the recurrent weights
+    layer_norm: bool = False  # layer-normalize U h in the MI-LSTM
     average_decay: float = 0.0  # decay of the moving average of the weights; 0 for none
     epochs: int = 3
     batch_size: int = 64

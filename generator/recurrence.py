@@ -30,15 +30,25 @@ from generator.products import linear, product_dtype, repeated_product
 
 ALPHA, BETA1, BETA2, BIAS = range(4)  # rows of the stacked coefficient vectors
 SHAPE_STEP = 64  # bfloat16 products' row counts are rounded up to a multiple of this
+NORM_EPSILON = 1e-5  # added to the variance in layer normalization, as in the C cell
 
 
 class TorchCellSteps:
     """A step's elementwise work as PyTorch operations, for any device and dtype."""
 
     @staticmethod
+    def normalized(r):
+        """r layer-normalized over each row, and 1 / sqrt(var + eps) per row (rows, 1)."""
+        r = r.to(torch.promote_types(r.dtype, torch.float32))  # bfloat16 r in float32
+        variance, mean = torch.var_mean(r, dim=1, correction=0, keepdim=True)
+        inverse_deviation = torch.rsqrt(variance + NORM_EPSILON)
+        return (r - mean) * inverse_deviation, inverse_deviation
+
+    @staticmethod
     def gates(P, coefficients, r) -> torch.Tensor:  # noqa: N803
         """i, f, o, z after their nonlinearities, (rows, 4H). P = W x_t; coefficients
-        (4, 4H) stacks alpha, beta1, beta2 and b; r = U h_{t-1}, or None when h_{t-1} = 0."""
+        (4, 4H) stacks alpha, beta1, beta2 and b; r = U h_{t-1} (normalized, with layer
+        normalization), or None when h_{t-1} = 0."""
         alpha, beta1, beta2, bias = coefficients
         hidden = P.shape[1] // 4
         gates = torch.addcmul(bias, beta2, P)
@@ -49,11 +59,14 @@ class TorchCellSteps:
         return gates
 
     @staticmethod
-    def forward(P, coefficients, r, c_prev, cells, outputs, P_rows=None) -> None:  # noqa: N803
+    def forward(P, coefficients, r, c_prev, cells, outputs, P_rows=None, normalize=False):  # noqa: N803
         """c and h of one step's rows, written into `cells` and `outputs`. With `P_rows`,
-        P is a table and row n's input projection is its row P_rows[n]."""
+        P is a table and row n's input projection is its row P_rows[n]. With `normalize`,
+        r is layer-normalized first."""
         if P_rows is not None:
             P = P.index_select(0, P_rows)  # noqa: N806
+        if r is not None and normalize:
+            r, _ = TorchCellSteps.normalized(r)
         gates = TorchCellSteps.gates(P, coefficients, r)
         input_gate, forget_gate, output_gate, block_input = gates.chunk(4, dim=1)
         torch.addcmul(input_gate * block_input, forget_gate, c_prev, out=cells)
@@ -62,7 +75,7 @@ class TorchCellSteps:
     @staticmethod
     def backward(
         later_rows, grad_outputs, later, grad_final_h, P, coefficients, r, c_prev, cells,  # noqa: N803
-        carry, grad_P, grad_coefficients, grad_r,  # noqa: N803
+        carry, grad_P, grad_coefficients, grad_r, normalize=False,  # noqa: N803
     ) -> None:  # fmt: skip
         """One step back, forming the step's gates again. dL/dh is grad_outputs plus
         `later` (dL/dh through the next step) for the first later_rows rows, plus
@@ -70,6 +83,8 @@ class TorchCellSteps:
         next step and becomes dL/dc_prev. Writes dL/dP and, when r is given, dL/dr; adds
         this step's share to grad_coefficients."""
         alpha, beta1, beta2, _ = coefficients
+        if r is not None and normalize:
+            r, inverse_deviation = TorchCellSteps.normalized(r)
         grad_h = grad_outputs.to(P.dtype, copy=True)
         if later_rows:
             grad_h[:later_rows] += later
@@ -97,7 +112,12 @@ class TorchCellSteps:
             grad_P_float.addcmul_(grad_A, alpha)
             grad_coefficients[ALPHA] += (grad_A * P).sum(0)
             grad_coefficients[BETA1] += grad_A.sum(0)
-            grad_r.copy_(grad_pre * torch.addcmul(beta1, alpha, P))
+            grad_normalized = grad_pre * torch.addcmul(beta1, alpha, P)
+            if normalize:  # back through n = (r - mean) / deviation
+                projection = (grad_normalized * r).mean(1, keepdim=True)
+                grad_normalized = grad_normalized - grad_normalized.mean(1, keepdim=True)
+                grad_normalized = (grad_normalized - r * projection) * inverse_deviation
+            grad_r.copy_(grad_normalized)
         grad_P.copy_(grad_P_float)
 
 
@@ -177,18 +197,21 @@ class MILSTMFunction(torch.autograd.Function):
 
     Shapes: projected (T, N, 4H) and U (4H, H) with gates stacked i, f, o, z; alpha,
     beta1, beta2, bias (4H,); h0, c0 (N, H); lengths, N ints in [1, T]. zero_start says h0
-    is all zeros and needs no gradient, so the products with it are skipped. Returns the
-    outputs (T, N, H), zero past each row's length, and each row's last hidden and cell
-    state (N, H).
+    is all zeros and needs no gradient, so the products with it are skipped; normalize,
+    that U h_{t-1} is layer-normalized. Returns the outputs (T, N, H), zero past each row's
+    length, and each row's last hidden and cell state (N, H).
     """
 
     @staticmethod
-    def forward(ctx, projected, alpha, beta1, beta2, bias, U, h0, c0, lengths, zero_start):  # noqa: N803
+    def forward(  # noqa: N803
+        ctx, projected, alpha, beta1, beta2, bias, U, h0, c0, lengths, zero_start, normalize
+    ):
         dtype = product_dtype(projected)
         # the matrix products pick their precision themselves, so autocast stays out
         with torch.autocast(projected.device.type, enabled=False):
             coefficients = torch.stack([alpha, beta1, beta2, bias])
             projected = projected.to(dtype).contiguous()
+            ctx.normalize = normalize
             return _forward(ctx, projected, coefficients, U, h0, c0, lengths, zero_start)
 
     @staticmethod
@@ -197,7 +220,7 @@ class MILSTMFunction(torch.autograd.Function):
             grad_projected, grad_coefficients, grad_U, grad_h0, grad_c0 = _backward(
                 ctx, grad_outputs, grad_final_h, grad_final_c
             )
-        return (grad_projected, *grad_coefficients, grad_U, grad_h0, grad_c0, None, None)
+        return (grad_projected, *grad_coefficients, grad_U, grad_h0, grad_c0, None, None, None)
 
 
 def cell_steps(state_dtype: torch.dtype, product_dtype: torch.dtype, device: torch.device):
@@ -239,7 +262,8 @@ def _forward(ctx, projected, coefficients, U, h0, c0, lengths, zero_start):  # n
         h_prev = h0[:n] if t == 0 else outputs[t - 1, :n]
         c_prev = c0[:n] if t == 0 else cells[t - 1, :n]
         r = None if t == 0 and zero_start else times_U(h_prev).contiguous()
-        cell.forward(projected[t, :n], coefficients, r, c_prev, cells[t, :n], outputs[t, :n])
+        cell.forward(projected[t, :n], coefficients, r, c_prev, cells[t, :n], outputs[t, :n],
+                     normalize=ctx.normalize)  # fmt: skip
         outputs[t, n:] = 0
         recurrent.append(r)
 
@@ -283,7 +307,8 @@ def _backward(ctx, grad_outputs, grad_final_h, grad_final_c):
         grad_r = None if r is None else grad_recurrent[starts[t] : starts[t] + n]
         cell.backward(later_rows, grad_outputs[t, :n], later, grad_final_h[:n],
                       projected[t, :n], coefficients, r, c_prev, cells[t, :n], carry[:n],
-                      grad_projected[t, :n], grad_coefficients, grad_r)  # fmt: skip
+                      grad_projected[t, :n], grad_coefficients, grad_r,
+                      normalize=ctx.normalize)  # fmt: skip
         grad_projected[t, n:] = 0
         later = None if r is None else times_U_t(grad_r).contiguous()
         later_rows = n

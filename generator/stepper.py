@@ -89,6 +89,7 @@ class Stepper:
             self.decoder_bias = model.decoder.bias.detach().float().clone()
             self.decoder_bias[list(NEVER_SAMPLED)] = float("-inf")
         self.cell_steps = cell_steps(torch.float32, self.dtype, weight.device)
+        self.layer_norm = getattr(model.recurrent, "layer_norm", False)
         self.device = weight.device
         self.hidden_size = recurrent.shape[1]
         self._genre_tables: dict[str | None, torch.Tensor] = {}
@@ -142,7 +143,7 @@ class Stepper:
         # each row's input projection is read straight from the table, row `symbol`
         self.cell_steps.forward(
             tables.projected, self.coefficients, recurrent, cell.contiguous(), new_cell,
-            new_hidden, P_rows=symbols.contiguous(),
+            new_hidden, P_rows=symbols.contiguous(), normalize=self.layer_norm,
         )  # fmt: skip
         return new_hidden, new_cell
 

@@ -113,6 +113,7 @@ def _new_config(options: TrainingOptions, vocabulary_size: int, tagged: bool) ->
         options.dropout,
         TAGS if tagged else (),
         options.weight_drop,
+        options.layer_norm,
     )
 
 

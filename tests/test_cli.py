@@ -142,6 +142,14 @@ def test_train_refuses_bad_data_in_one_line(tmp_path, content, arguments, messag
     assert_clean_failure(result, message)
 
 
+def test_train_refuses_layer_norm_for_the_lstm_in_one_line(tmp_path, bands_csv):
+    out = tmp_path / "m.safetensors"
+    arguments = ["--data", str(bands_csv), "--out", str(out), "--cell", "lstm", "--layer-norm"]
+    result = run("train.py", *arguments)
+    assert_clean_failure(result, "MI-LSTM cell only")
+    assert not out.exists()
+
+
 def test_train_refuses_a_resume_file_that_is_not_one(tmp_path, tiny_checkpoint):
     model_only = tmp_path / "model.safetensors"
     model_only.write_bytes(tiny_checkpoint.read_bytes())

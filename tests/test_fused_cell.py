@@ -37,10 +37,11 @@ def without_fused_cell(monkeypatch):
     monkeypatch.setattr(fused_cell, "load", lambda: None)
 
 
+@pytest.mark.parametrize("layer_norm", [False, True])
 @pytest.mark.parametrize("with_state", [False, True])
-def test_fused_float32_steps_match_pytorch_steps(compiled, monkeypatch, with_state):
+def test_fused_float32_steps_match_pytorch_steps(compiled, monkeypatch, with_state, layer_norm):
     torch.manual_seed(0)
-    layer = MILSTM(5, 24)
+    layer = MILSTM(5, 24, layer_norm=layer_norm)
     inputs = torch.randn(9, len(LENGTHS), 5)
     state = (torch.randn(6, 24), torch.randn(6, 24)) if with_state else None
 
@@ -48,8 +49,17 @@ def test_fused_float32_steps_match_pytorch_steps(compiled, monkeypatch, with_sta
     without_fused_cell(monkeypatch)
     reference = run_layer(layer, inputs, state)
 
+    # Layer normalization divides U h by its spread, small here where h starts small: the
+    # compiled cell's float32 rounding (its tanh is formed from one exponential) then
+    # grows with it, to 1e-6 of the outputs against float64 where PyTorch's steps stay
+    # near 1e-7; gradients differ by up to 1e-5 of their largest entry. Both are float32
+    # rounding; test_milstm checks each path against float64.
     for got, expected in zip(fused, reference, strict=True):
-        torch.testing.assert_close(got, expected, rtol=2e-5, atol=2e-5)
+        if layer_norm:
+            scale = max(1.0, expected.abs().max().item())
+            torch.testing.assert_close(got, expected, rtol=1e-4, atol=3e-5 * scale)
+        else:
+            torch.testing.assert_close(got, expected, rtol=2e-5, atol=2e-5)
 
 
 def test_saturated_gates_stay_finite(compiled, monkeypatch):
@@ -102,11 +112,12 @@ def test_transpose(compiled, dtype):
     assert torch.equal(compiled.transpose(matrix), matrix.t())
 
 
-def test_fused_bfloat16_steps_match_pytorch_steps(compiled, monkeypatch):
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_fused_bfloat16_steps_match_pytorch_steps(compiled, monkeypatch, layer_norm):
     if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         pytest.skip("this CPU has no bfloat16 products")
     torch.manual_seed(1)
-    layer = MILSTM(5, 32)
+    layer = MILSTM(5, 32, layer_norm=layer_norm)
     inputs = torch.randn(9, len(LENGTHS), 5)
 
     fused = run_layer(layer, inputs, None, torch.bfloat16)
@@ -114,9 +125,11 @@ def test_fused_bfloat16_steps_match_pytorch_steps(compiled, monkeypatch):
     reference = run_layer(layer, inputs, None, torch.bfloat16)
 
     # both round the same products to bfloat16; they differ only in float32 rounding
-    # before that, which bfloat16's 8 bits sometimes turn into one step of its own
+    # before that, which bfloat16's 8 bits sometimes turn into one step of its own (and
+    # layer normalization enlarges, as in the float32 test above)
     for got, expected in zip(fused, reference, strict=True):
-        torch.testing.assert_close(got, expected, rtol=2e-2, atol=2e-2)
+        scale = max(1.0, expected.abs().max().item()) if layer_norm else 1.0
+        torch.testing.assert_close(got, expected, rtol=2e-2, atol=2e-2 * scale)
 
 
 def test_the_layer_falls_back_when_no_compiler_works(tmp_path, monkeypatch):

@@ -10,7 +10,8 @@ from generator.recurrence import InputProjection, MILSTMFunction, TableLookup
 
 
 def literal_milstm(layer: MILSTM, inputs: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
-    """The paper's equations gate by gate, with a separate W_k and U_k for every gate k."""
+    """The paper's equations gate by gate, with a separate W_k and U_k for every gate k;
+    with layer normalization, U h is first normalized over all four gates' values."""
     hidden = layer.hidden_size
 
     def gate_slice(tensor, k):
@@ -19,9 +20,14 @@ def literal_milstm(layer: MILSTM, inputs: torch.Tensor, h: torch.Tensor, c: torc
     outputs = []
     for x in inputs:
         pre = []
+        uh_all = torch.cat([h @ gate_slice(layer.recurrent_weight, k).t() for k in range(4)], 1)
+        if layer.layer_norm:
+            mean = uh_all.mean(1, keepdim=True)
+            variance = ((uh_all - mean) ** 2).mean(1, keepdim=True)
+            uh_all = (uh_all - mean) / torch.sqrt(variance + 1e-5)
         for k in range(4):  # i, f, o, z
             wx = x @ gate_slice(layer.input_weight, k).t()
-            uh = h @ gate_slice(layer.recurrent_weight, k).t()
+            uh = uh_all[:, k * hidden : (k + 1) * hidden]
             pre.append(
                 gate_slice(layer.alpha, k) * wx * uh
                 + gate_slice(layer.beta1, k) * uh
@@ -36,17 +42,18 @@ def literal_milstm(layer: MILSTM, inputs: torch.Tensor, h: torch.Tensor, c: torc
     return torch.stack(outputs), (h, c)
 
 
-def random_layer(input_size=5, hidden_size=7, seed=0) -> MILSTM:
+def random_layer(input_size=5, hidden_size=7, seed=0, layer_norm=False) -> MILSTM:
     torch.manual_seed(seed)
-    layer = MILSTM(input_size, hidden_size).double()
+    layer = MILSTM(input_size, hidden_size, layer_norm=layer_norm).double()
     with torch.no_grad():  # move every parameter off its tidy initial value
         for parameter in layer.parameters():
             parameter.normal_(0, 0.5)
     return layer
 
 
-def test_forward_and_gradients_match_the_literal_equations():
-    layer = random_layer()
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_forward_and_gradients_match_the_literal_equations(layer_norm):
+    layer = random_layer(layer_norm=layer_norm)
     inputs = torch.randn(6, 3, 5, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(3, 7, dtype=torch.float64, requires_grad=True)
     c0 = torch.randn(3, 7, dtype=torch.float64, requires_grad=True)
@@ -66,8 +73,9 @@ def test_forward_and_gradients_match_the_literal_equations():
         torch.testing.assert_close(fast, literal, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("layer_norm", [False, True])
 @pytest.mark.parametrize("zero_start", [False, True])
-def test_layer_function_passes_gradcheck(zero_start):
+def test_layer_function_passes_gradcheck(zero_start, layer_norm):
     torch.manual_seed(1)
     steps, batch, embedding, hidden = 4, 3, 2, 3
 
@@ -84,6 +92,7 @@ def test_layer_function_passes_gradcheck(zero_start):
         tensor(batch, hidden),
         [4, 2, 1],  # rows stop at their lengths
         zero_start,
+        layer_norm,
     )
 
     def layer_function(inputs, W, *rest):  # noqa: N803
@@ -102,9 +111,10 @@ def test_table_lookup_passes_gradcheck(with_row_terms):
     assert torch.autograd.gradcheck(TableLookup.apply, arguments)
 
 
-def test_rows_stop_at_their_lengths_in_any_order():
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_rows_stop_at_their_lengths_in_any_order(layer_norm):
     """Each row equals the equations run on its own sequence alone; padding stays zero."""
-    layer = random_layer()
+    layer = random_layer(layer_norm=layer_norm)
     lengths = [3, 6, 1, 6]
     inputs = torch.randn(6, 4, 5, dtype=torch.float64, requires_grad=True)
     outputs, (h, c) = layer(inputs, lengths=lengths)
@@ -132,9 +142,10 @@ def test_state_carries_over_between_calls():
     torch.testing.assert_close(torch.cat([first, second]), whole)
 
 
-def test_float32_fast_path_matches_the_equations_in_float64():
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_float32_fast_path_matches_the_equations_in_float64(layer_norm):
     """In float32 the CPU path multiplies through oneDNN and forms tanh from a sigmoid."""
-    layer = random_layer(input_size=6, hidden_size=16)
+    layer = random_layer(input_size=6, hidden_size=16, layer_norm=layer_norm)
     fast_layer = copy.deepcopy(layer).float()
     inputs = torch.randn(9, 4, 6, dtype=torch.float64)
     weights = torch.randn(9, 4, 16, dtype=torch.float64)
@@ -156,13 +167,14 @@ def test_float32_fast_path_matches_the_equations_in_float64():
         torch.testing.assert_close(fast.double(), literal, rtol=1e-4, atol=1e-4)
 
 
-def test_bfloat16_path_stays_within_bfloat16_precision_of_float32():
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_bfloat16_path_stays_within_bfloat16_precision_of_float32(layer_norm):
     """Under bfloat16 autocast P, h, the recurrent products and their gradients are held in
     bfloat16, and dU is one product over the steps' rows padded with zero rows: the results
     stay those of float32 to bfloat16's 8 bits, ended rows included."""
     if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         pytest.skip("this CPU has no bfloat16 products")
-    layer = random_layer(input_size=6, hidden_size=16).float()
+    layer = random_layer(input_size=6, hidden_size=16, layer_norm=layer_norm).float()
     inputs = torch.randn(9, 4, 6)
     weights = torch.randn(9, 4, 16)
     lengths = [9, 7, 7, 3]  # 22 rows with a recurrent product, not a multiple of 64

@@ -15,10 +15,11 @@ from generator.vocab import END, NEVER_SAMPLED, START
 WRITTEN = [symbol for symbol in range(30) if symbol not in NEVER_SAMPLED]
 
 
-@pytest.mark.parametrize("cell", ["milstm", "lstm"])
-def test_stepper_matches_the_model_step_by_step(cell):
+@pytest.mark.parametrize("cell,layer_norm", [("milstm", False), ("milstm", True), ("lstm", False)])
+def test_stepper_matches_the_model_step_by_step(cell, layer_norm):
     torch.manual_seed(0)
-    model = CharModel(ModelConfig(vocab_size=20, cell=cell, embedding_size=6, hidden_size=12))
+    config = ModelConfig(20, cell, embedding_size=6, hidden_size=12, layer_norm=layer_norm)
+    model = CharModel(config)
     model.eval()
     tokens = torch.randint(0, 20, (7, 3))  # (T, N)
     expected, _ = model(tokens)

@@ -60,8 +60,16 @@ REGULARIZED = dict(weight_drop=0.3, average_decay=0.9)
         ("milstm", REGULARIZED),
         ("lstm", REGULARIZED),
         ("milstm", {"ngram_targets": 0.3}),  # the resumed run computes its targets again
+        ("milstm", {"layer_norm": True}),
     ],
-    ids=["milstm", "lstm", "milstm-averaged", "lstm-averaged", "milstm-ngram-targets"],
+    ids=[
+        "milstm",
+        "lstm",
+        "milstm-averaged",
+        "lstm-averaged",
+        "milstm-ngram-targets",
+        "milstm-layer-norm",
+    ],  # fmt: skip
 )
 def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tmp_path, bands_csv, cell, extra):
     # dropout makes the resumed run depend on the saved random state too
