@@ -7,11 +7,10 @@ per-character table instead of multiplied, and both cells take the MI-LSTM's for
 
 (the LSTM with alpha = 0, beta1 = beta2 = 1, b = 0, its biases inside P). What is left per
 step is one matrix product with U, the fused cell pass of training (generator/fused_cell.py)
-and the decoder. Sampled names need less precision than training: on CPUs with AMX matrix
-units U and the decoder multiply in bfloat16; on other x86 CPUs they are held in int8 and
-the hidden state rounded to 8 bits for their products (generator/products.py); elsewhere
-they run in bfloat16 where the CPU multiplies it, else in float32. Scoring (bits per
-character) never goes through here.
+and the decoder. Sampled names need less precision than training: on x86 CPUs U and the
+decoder are held in int8 and the hidden state rounded to 8 bits for their products
+(generator/products.py), elsewhere they run in bfloat16 where the CPU multiplies it, else in
+float32. Scoring (bits per character) never goes through here.
 """
 
 from __future__ import annotations
@@ -22,29 +21,14 @@ import torch
 
 from generator.milstm import State
 from generator.model import CharModel
-from generator.products import (
-    amx_products,
-    int8_products,
-    padded_rows,
-    quantized_product,
-    repeated_product,
-)
+from generator.products import int8_products, quantized_product, repeated_product
 from generator.recurrence import cell_steps
 from generator.vocab import NEVER_SAMPLED, START
 
-# the batch size bfloat16 weights are laid out for, and the step its row counts are rounded to
-SAMPLING_BATCH = 128
-BFLOAT16_ROW_STEP = 16
-
 
 def fast_dtype(device: torch.device) -> torch.dtype:
-    """The fastest products for sampling here. bfloat16 on CPUs with AMX: there oneDNN's
-    bfloat16 products take half the time of PyTorch's int8 ones from 32 rows up (U at 125
-    rows, Sapphire Rapids: 0.54 against 1.18 ms). Else torch.int8 where those int8 kernels
-    exist (one and a half to two times as fast as bfloat16 without AMX), else bfloat16 where
-    this CPU multiplies it natively, else float32."""
-    if device.type == "cpu" and amx_products():
-        return torch.bfloat16
+    """The fastest products for sampling here: torch.int8 for int8 ones, else bfloat16
+    where this CPU multiplies it natively, else float32."""
     if device.type == "cpu" and int8_products():
         return torch.int8
     if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
@@ -84,8 +68,8 @@ class Stepper:
                 self.decoder_product = quantized_product(weight)  # h -> logits
             else:
                 self.dtype = products  # the hidden state's, so that products convert nothing
-                self.recurrent_product = self._repeated(recurrent, products)
-                self.decoder_product = self._repeated(weight, products)
+                self.recurrent_product = repeated_product(recurrent, products)
+                self.decoder_product = repeated_product(weight, products)
             self.decoder_bias = model.decoder.bias.detach().float().clone()
             self.decoder_bias[list(NEVER_SAMPLED)] = float("-inf")
         self.cell_steps = cell_steps(torch.float32, self.dtype, weight.device)
@@ -96,13 +80,6 @@ class Stepper:
         self._start_states: dict[str | None, tuple[torch.Tensor, ...]] = {}
         self._first_symbol_states: dict[str | None, State] = {}
         self.plain_tables = self.gate_tables([None])
-
-    @staticmethod
-    def _repeated(weight: torch.Tensor, dtype: torch.dtype):
-        if dtype != torch.bfloat16:
-            return repeated_product(weight, dtype)
-        product = repeated_product(weight, dtype, SAMPLING_BATCH)
-        return padded_rows(product, BFLOAT16_ROW_STEP)
 
     @torch.no_grad()
     def gate_tables(self, genres: list[str | None]) -> GateTables:

@@ -3,13 +3,7 @@
 import pytest
 import torch
 
-from generator.products import (
-    int8_products,
-    linear,
-    padded_rows,
-    quantized_product,
-    repeated_product,
-)
+from generator.products import int8_products, linear, quantized_product, repeated_product
 
 DTYPES = [torch.float32]
 if torch.ops.mkldnn._is_mkldnn_bf16_supported():
@@ -93,19 +87,3 @@ def test_int8_products_are_off_where_the_quantized_engine_is_not_x86(monkeypatch
         assert int8_products() is False
     finally:
         int8_products.cache_clear()
-
-
-def test_padded_rows_give_each_row_its_own_product_and_the_inner_one_whole_blocks():
-    torch.manual_seed(7)
-    weight = torch.randn(12, 5)
-    seen = []
-
-    def product(x):
-        seen.append(x.shape[0])
-        return x @ weight.t()
-
-    padded = padded_rows(product, 8)
-    for rows in (1, 8, 13):
-        x = torch.randn(rows, 5)
-        torch.testing.assert_close(padded(x), x @ weight.t())
-    assert seen == [8, 8, 16]

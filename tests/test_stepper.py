@@ -100,16 +100,11 @@ def test_the_shipped_model_predicts_as_well_through_int8_products():
     assert abs(quantized - exact) < 0.005
 
 
-def test_sampling_products_are_bfloat16_with_amx_then_int8_then_what_the_cpu_has(monkeypatch):
-    cpu = torch.device("cpu")
-    monkeypatch.setattr(stepper, "amx_products", lambda: True)
-    monkeypatch.setattr(stepper, "int8_products", lambda: True)
-    assert fast_dtype(cpu) == torch.bfloat16
-    monkeypatch.setattr(stepper, "amx_products", lambda: False)
-    assert fast_dtype(cpu) == torch.int8
+def test_without_int8_kernels_sampling_uses_bfloat16_or_float32(monkeypatch):
     monkeypatch.setattr(stepper, "int8_products", lambda: False)
+    chosen = fast_dtype(torch.device("cpu"))
     bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    assert fast_dtype(cpu) == (torch.bfloat16 if bf16 else torch.float32)
+    assert chosen == (torch.bfloat16 if bf16 else torch.float32)
 
 
 def test_stepper_nats_are_the_models_own_over_the_symbols_the_sampler_writes():
