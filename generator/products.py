@@ -116,6 +116,36 @@ def int8_products() -> bool:
     return torch.allclose(result, torch.tensor([[-1.0, 0.75]]), atol=0.05)
 
 
+@functools.cache
+def amx_products() -> bool:
+    """Whether this CPU has AMX matrix units that oneDNN's bfloat16 products run on."""
+    has_tiles = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    return bool(has_tiles()) and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def padded_rows(product: Product, multiple: int) -> Product:
+    """`product` with x's rows padded with zeros to a multiple of `multiple`.
+
+    oneDNN compiles kernels for every row count a bfloat16 product meets (about 5 ms each,
+    then kept): a sampler whose batch shrinks one row at a time would meet a new one at
+    almost every step of its first calls. Padded, it meets a few.
+    """
+
+    def padded(x: torch.Tensor) -> torch.Tensor:
+        rows = x.shape[0]
+        extra = -rows % multiple
+        if extra == 0:
+            return product(x)
+        return product(torch.cat([x, x.new_zeros(extra, x.shape[1])]))[:rows]
+
+    return padded
+
+
+def by_rows(few: Product, many: Product, threshold: int) -> Product:
+    """x -> few(x) for fewer than `threshold` rows, else many(x), as float32."""
+    return lambda x: few(x) if x.shape[0] < threshold else many(x).float()
+
+
 def product_dtype(tensor: torch.Tensor) -> torch.dtype:
     """bfloat16 inside an autocast region asking for it, else the tensor's dtype."""
     device_type = tensor.device.type

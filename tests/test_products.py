@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from generator.products import int8_products, linear, quantized_product, repeated_product
+from generator.products import (
+    by_rows,
+    int8_products,
+    linear,
+    padded_rows,
+    quantized_product,
+    repeated_product,
+)
 
 DTYPES = [torch.float32]
 if torch.ops.mkldnn._is_mkldnn_bf16_supported():
@@ -87,3 +94,28 @@ def test_int8_products_are_off_where_the_quantized_engine_is_not_x86(monkeypatch
         assert int8_products() is False
     finally:
         int8_products.cache_clear()
+
+
+def test_padded_rows_give_each_row_its_own_product_and_the_inner_one_whole_blocks():
+    torch.manual_seed(7)
+    weight = torch.randn(12, 5)
+    seen = []
+
+    def product(x):
+        seen.append(x.shape[0])
+        return x @ weight.t()
+
+    padded = padded_rows(product, 8)
+    for rows in (1, 8, 13):
+        x = torch.randn(rows, 5)
+        torch.testing.assert_close(padded(x), x @ weight.t())
+    assert seen == [8, 8, 16]
+
+
+def test_by_rows_sends_few_rows_one_way_and_many_the_other_in_float32():
+    few = lambda x: torch.zeros(x.shape[0], 2)  # noqa: E731
+    many = lambda x: torch.ones(x.shape[0], 2, dtype=torch.bfloat16)  # noqa: E731
+    product = by_rows(few, many, threshold=4)
+    assert product(torch.empty(3, 5)).sum() == 0
+    wide = product(torch.empty(4, 5))
+    assert wide.dtype == torch.float32 and wide.sum() == 8
