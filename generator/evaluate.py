@@ -69,7 +69,7 @@ def sampler_figures(generator: NameGenerator, names: list[str]) -> dict:
         return nats_to_bits(sum(stepper_nats(stepper, generator.vocabulary, known))) / symbols
 
     return {
-        "sampler_products": str(generator.stepper.products).removeprefix("torch."),
+        "sampler_products": generator.stepper.products_label,
         "sampler_names": len(known),
         "bits_per_char_through_sampler": through(generator.stepper),
         "bits_per_char_through_float32_sampler": through(Stepper(generator.model, torch.float32)),

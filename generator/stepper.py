@@ -77,6 +77,10 @@ class Stepper:
             _, coefficients, recurrent = model.recurrent.sampling_terms(model.embedding.weight)
             products = dtype or fast_dtype(weight.device)
             self.products = products  # torch.int8, bfloat16 or float32
+            # what the products run in, for people
+            self.products_label = str(products).removeprefix("torch.")
+            if products == torch.int8 and amx_products():
+                self.products_label += f" (bfloat16 from {WIDE_ROWS} rows)"
             self.coefficients = coefficients.detach().float().contiguous()  # (4, 4H)
             if products == torch.int8:
                 # int8 products take the hidden state in float32 and give float32
