@@ -13,10 +13,14 @@ Grouping the terms by U h gives the form we compute:
 
     pre_t = A_t * (U h_{t-1}) + B_t,   A_t = alpha * W x_t + beta1,   B_t = beta2 * W x_t + b
 
-A and B depend on the inputs only: W x is one matrix product for the whole sequence, and
-what is left inside the loop is one matrix product and one elementwise pass per step. The
-layer runs as one autograd function with a hand-written backward pass
-(generator/recurrence.py), checked against the equations above by tests/test_milstm.py.
+A and B depend on the inputs only: W x is one matrix product for the whole sequence (or a
+lookup, for embedded characters), and what is left inside the loop is one matrix product
+and one elementwise pass per step. The layer runs as one autograd function with a
+hand-written backward pass (generator/recurrence.py), checked against the equations above
+by tests/test_milstm.py.
+
+With layer normalization (Ba et al. 2016), U h_{t-1} enters pre_t normalized over all its
+4H values, n = (U h - mean) / sqrt(var + 1e-5), in every place it appears above.
 """
 
 from __future__ import annotations
