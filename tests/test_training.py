@@ -39,6 +39,25 @@ def test_learning_reduces_validation_bits(tmp_path, bands_csv):
     assert epochs[-1]["validation_bits_per_char"] < epochs[0]["validation_bits_per_char"] - 0.3
 
 
+def test_the_lstm_cell_trains_through_torch_nn_lstm(tmp_path, bands_csv, monkeypatch):
+    """`--cell lstm` is the comparison's baseline: PyTorch's own LSTM, not a copy of it."""
+    calls = []
+    original_forward = torch.nn.LSTM.forward
+
+    def counted_forward(self, *args, **kwargs):
+        calls.append(self)
+        return original_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.LSTM, "forward", counted_forward)
+    out = tmp_path / "lstm.safetensors"
+    train(tiny_options(bands_csv, out, cell="lstm", epochs=1))
+    steps = json.loads(companion_paths(out)[1].read_text())["epochs"][0]["step"]
+    assert len(calls) >= steps  # every training step, and validation after them
+    model = load_checkpoint(out).build_model()
+    assert isinstance(model.recurrent.lstm, torch.nn.LSTM)
+    assert all(isinstance(module, torch.nn.LSTM) for module in calls)
+
+
 def interrupt_at(step_number):
     """An after_step hook that presses Ctrl-C once the run has taken `step_number` steps."""
 
