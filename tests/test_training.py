@@ -55,7 +55,6 @@ def test_the_lstm_cell_trains_through_torch_nn_lstm(tmp_path, bands_csv, monkeyp
     assert len(calls) >= steps  # every training step, and validation after them
     model = load_checkpoint(out).build_model()
     assert isinstance(model.recurrent.lstm, torch.nn.LSTM)
-    assert all(isinstance(module, torch.nn.LSTM) for module in calls)
 
 
 def interrupt_at(step_number):
